@@ -1,0 +1,255 @@
+package interceptors
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/tokengate/tokengate/token"
+)
+
+// Metadata keys the Authenticator reads.
+const (
+	AuthorizationKey = "authorization"
+	StatusTokenKey   = "x-status-token"
+)
+
+// Decision is what the Authenticator decided about one call. It never holds
+// the token or the status token.
+type Decision struct {
+	FullMethod string
+	Allowed    bool
+	Reason     Reason
+	// User is the token's user when the token was verified.
+	User string
+	// Err is the cause of a denial (test it with errors.Is against the
+	// sentinels of this package and of package token); nil when allowed.
+	Err error
+	// Duration is the time the decision took.
+	Duration time.Duration
+}
+
+// DecisionHook sees every decision. It runs on the call's goroutine, so it
+// must be quick and safe for concurrent use.
+type DecisionHook func(ctx context.Context, d Decision)
+
+// Option configures an Authenticator.
+type Option func(*Authenticator)
+
+// WithLogger sets the logger for configuration warnings (default
+// slog.Default()). Decisions are logged only through WithDecisionHook and
+// LogDecisions.
+func WithLogger(l *slog.Logger) Option {
+	return func(a *Authenticator) {
+		if l != nil {
+			a.logger = l
+		}
+	}
+}
+
+// WithClock replaces time.Now, for tests.
+func WithClock(now func() time.Time) Option {
+	return func(a *Authenticator) {
+		if now != nil {
+			a.now = now
+		}
+	}
+}
+
+// WithDecisionHook adds a hook that sees every decision. Hooks run in the
+// order they were added.
+func WithDecisionHook(h DecisionHook) Option {
+	return func(a *Authenticator) {
+		if h != nil {
+			a.hooks = append(a.hooks, h)
+		}
+	}
+}
+
+// WithStreamExpiry sets whether a stream is ended with Unauthenticated
+// ("token expired") when its token expires while it is open. It is on by
+// default; with it off a stream is checked only when it opens.
+func WithStreamExpiry(on bool) Option {
+	return func(a *Authenticator) { a.streamExpiry = on }
+}
+
+// Authenticator decides, for every call, whether its credentials let it in.
+// Build one with New and install its interceptors on a grpc.Server.
+type Authenticator struct {
+	disabled      bool
+	verifier      *token.Verifier
+	statusToken   []byte
+	statusMethods methodSet
+	publicMethods methodSet
+	leeway        time.Duration
+	streamExpiry  bool
+	hooks         []DecisionHook
+	logger        *slog.Logger
+	now           func() time.Time
+}
+
+// New builds an Authenticator from cfg. With an empty cfg.Secret
+// authentication is off and New logs a warning saying so.
+func New(cfg Config, opts ...Option) (*Authenticator, error) {
+	a := &Authenticator{
+		statusToken:   []byte(cfg.StatusToken),
+		publicMethods: newMethodSet(cfg.PublicMethods),
+		leeway:        cfg.Leeway,
+		streamExpiry:  true,
+		logger:        slog.Default(),
+		now:           time.Now,
+	}
+	statusMethods := cfg.StatusMethods
+	if statusMethods == nil {
+		statusMethods = DefaultStatusMethods
+	}
+	a.statusMethods = newMethodSet(statusMethods)
+	for _, opt := range opts {
+		opt(a)
+	}
+
+	if cfg.Secret == "" {
+		a.disabled = true
+		a.logger.Warn("tokengate: authentication is disabled because TOKENS_SECRET is empty: every call is allowed")
+		if cfg.PreviousSecret != "" {
+			a.logger.Warn("tokengate: TOKENS_SECRET_PREVIOUS is set but ignored while TOKENS_SECRET is empty")
+		}
+		return a, nil
+	}
+	if len(cfg.Secret) < token.MinSecretSize {
+		a.logger.Warn("tokengate: TOKENS_SECRET is shorter than 32 bytes; make a stronger one with `openssl rand -hex 32`",
+			"length", len(cfg.Secret))
+	}
+	vopts := []token.Option{
+		token.WithUsers(cfg.Users...),
+		token.WithLeeway(cfg.Leeway),
+		token.WithClock(a.now),
+	}
+	if cfg.PreviousSecret != "" {
+		vopts = append(vopts, token.WithPreviousSecrets([]byte(cfg.PreviousSecret)))
+	}
+	switch {
+	case cfg.CacheSize < 0:
+		vopts = append(vopts, token.WithCacheSize(0))
+	case cfg.CacheSize > 0:
+		vopts = append(vopts, token.WithCacheSize(cfg.CacheSize))
+	}
+	v, err := token.NewVerifier([]byte(cfg.Secret), vopts...)
+	if err != nil {
+		return nil, err
+	}
+	a.verifier = v
+	return a, nil
+}
+
+// UnaryServerInterceptor returns the interceptor for unary calls.
+func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	i := auth.UnaryServerInterceptor(a.AuthFunc)
+	if a.publicMethods.empty() {
+		return i
+	}
+	return selector.UnaryServerInterceptor(i, selector.MatchFunc(a.requiresAuth))
+}
+
+// StreamServerInterceptor returns the interceptor for streaming calls, all
+// three kinds. The credentials are checked once, when the stream opens; the
+// stream is then ended when the token expires (see WithStreamExpiry).
+func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	i := auth.StreamServerInterceptor(a.AuthFunc)
+	if a.streamExpiry && !a.disabled {
+		i = chainStream(i, a.endAtExpiry)
+	}
+	if a.publicMethods.empty() {
+		return i
+	}
+	return selector.StreamServerInterceptor(i, selector.MatchFunc(a.requiresAuth))
+}
+
+func (a *Authenticator) requiresAuth(_ context.Context, c interceptors.CallMeta) bool {
+	// CallMeta.FullMethod formats a new string; look the parts up instead.
+	return !a.publicMethods.containsParts(c.Service, c.Method)
+}
+
+// AuthFunc is the go-grpc-middleware auth.AuthFunc behind both interceptors,
+// for callers who compose their own chain. It reads the method from
+// grpc.Method(ctx), so it works inside a grpc.Server (public methods are the
+// interceptors' business, not AuthFunc's).
+func (a *Authenticator) AuthFunc(ctx context.Context) (context.Context, error) {
+	method, _ := grpc.Method(ctx)
+	if a.hooks == nil {
+		newCtx, d := a.decide(ctx, method)
+		if !d.Allowed {
+			return nil, denialFor(d.Err).status
+		}
+		return newCtx, nil
+	}
+	start := time.Now()
+	newCtx, d := a.decide(ctx, method)
+	d.FullMethod = method
+	d.Duration = time.Since(start)
+	for _, h := range a.hooks {
+		h(ctx, d)
+	}
+	if !d.Allowed {
+		return nil, denialFor(d.Err).status
+	}
+	return newCtx, nil
+}
+
+func (a *Authenticator) decide(ctx context.Context, method string) (context.Context, Decision) {
+	if a.disabled {
+		return ctx, Decision{Allowed: true, Reason: ReasonAuthDisabled}
+	}
+	if len(a.statusToken) > 0 && a.statusMethods.contains(method) && a.hasStatusToken(ctx) {
+		return &callerContext{Context: ctx, statusToken: true}, Decision{Allowed: true, Reason: ReasonStatusToken}
+	}
+	tok, err := bearerToken(ctx)
+	if err != nil {
+		return nil, Decision{Reason: denialFor(err).reason, Err: err}
+	}
+	claims, err := a.verifier.Verify(tok)
+	if err != nil {
+		return nil, Decision{Reason: denialFor(err).reason, Err: err}
+	}
+	return &callerContext{Context: ctx, claims: claims}, Decision{Allowed: true, Reason: ReasonValidToken, User: claims.User}
+}
+
+// hasStatusToken reports whether the call carries exactly one x-status-token
+// equal to the configured one. A wrong one is not an error: like Brevia, the
+// call then falls through to the bearer check.
+func (a *Authenticator) hasStatusToken(ctx context.Context) bool {
+	vals := metadata.ValueFromIncomingContext(ctx, StatusTokenKey)
+	return len(vals) == 1 && subtle.ConstantTimeCompare([]byte(vals[0]), a.statusToken) == 1
+}
+
+// bearerToken returns the token of the call's one "authorization: Bearer
+// <token>" metadata value. The scheme is case-insensitive (RFC 7235).
+func bearerToken(ctx context.Context) (string, error) {
+	vals := metadata.ValueFromIncomingContext(ctx, AuthorizationKey)
+	switch len(vals) {
+	case 0:
+		return "", token.ErrMissing
+	case 1:
+	default:
+		return "", ErrMultipleCredentials
+	}
+	if strings.TrimSpace(vals[0]) == "" {
+		return "", token.ErrMissing
+	}
+	scheme, tok, _ := strings.Cut(vals[0], " ")
+	if !strings.EqualFold(scheme, "bearer") {
+		return "", ErrNotBearer
+	}
+	if tok == "" {
+		return "", token.ErrMissing
+	}
+	return tok, nil
+}

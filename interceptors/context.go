@@ -1,0 +1,56 @@
+package interceptors
+
+import (
+	"context"
+
+	"github.com/tokengate/tokengate/token"
+)
+
+type callerKey struct{}
+
+// callerContext carries who called to the handler. It is one allocation per
+// call, where context.WithValue and a boxed value would be two.
+type callerContext struct {
+	context.Context
+	claims      token.Claims
+	statusToken bool
+}
+
+func (c *callerContext) Value(key any) any {
+	if key == (callerKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+func callerFrom(ctx context.Context) *callerContext {
+	c, _ := ctx.Value(callerKey{}).(*callerContext)
+	return c
+}
+
+// UserFromContext returns the user named by the caller's verified token. It
+// reports false when the call was let in without a token: through the status
+// token, a public method, or with authentication off.
+func UserFromContext(ctx context.Context) (string, bool) {
+	c := callerFrom(ctx)
+	if c == nil || c.claims.User == "" {
+		return "", false
+	}
+	return c.claims.User, true
+}
+
+// ClaimsFromContext returns the claims of the caller's verified token.
+func ClaimsFromContext(ctx context.Context) (token.Claims, bool) {
+	c := callerFrom(ctx)
+	if c == nil || c.claims.User == "" {
+		return token.Claims{}, false
+	}
+	return c.claims, true
+}
+
+// StatusTokenFromContext reports whether the call was let in by the status
+// token rather than a user's token.
+func StatusTokenFromContext(ctx context.Context) bool {
+	c := callerFrom(ctx)
+	return c != nil && c.statusToken
+}

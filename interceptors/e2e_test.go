@@ -1,0 +1,345 @@
+package interceptors_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/tokengate/tokengate/interceptors"
+	"github.com/tokengate/tokengate/internal/demoservice"
+	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
+	"github.com/tokengate/tokengate/token"
+)
+
+const (
+	secret         = "0123456789abcdef0123456789abcdef-current"
+	previousSecret = "0123456789abcdef0123456789abcdef-previous"
+	statusToken    = "status-token-for-monitors"
+)
+
+// testServer runs the demo services behind an Authenticator on an in-memory
+// listener and returns a connection to it. Everything stops with the test.
+func testServer(t *testing.T, cfg interceptors.Config, opts ...interceptors.Option) *grpc.ClientConn {
+	t.Helper()
+	a, err := interceptors.New(cfg, opts...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(a.StreamServerInterceptor()),
+	)
+	tokengatev1.RegisterStatusServiceServer(srv, &demoservice.Status{Version: "test"})
+	tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{})
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+
+	lis := bufconn.Listen(1 << 20)
+	go func() { _ = srv.Serve(lis) }()
+	conn, err := grpc.NewClient("passthrough:///bufconn",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		srv.Stop()
+	})
+	return conn
+}
+
+func mustSign(t testing.TB, key, user string, exp time.Time) string {
+	t.Helper()
+	tok, err := token.Sign([]byte(key), token.Claims{User: user, ExpiresAt: exp})
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	return tok
+}
+
+// callKind makes one call of a given kind with md and returns the user the
+// handler saw and the call's error.
+type callKind struct {
+	name string
+	call func(ctx context.Context, c tokengatev1.EchoServiceClient) (user string, err error)
+}
+
+var callKinds = []callKind{
+	{"unary", func(ctx context.Context, c tokengatev1.EchoServiceClient) (string, error) {
+		r, err := c.UnaryEcho(ctx, &tokengatev1.EchoRequest{Message: "hi"})
+		return r.GetUser(), err
+	}},
+	{"server_streaming", func(ctx context.Context, c tokengatev1.EchoServiceClient) (string, error) {
+		s, err := c.ServerStreamingEcho(ctx, &tokengatev1.EchoRequest{Message: "a b"})
+		if err != nil {
+			return "", err
+		}
+		var user string
+		for {
+			r, err := s.Recv()
+			if errors.Is(err, io.EOF) {
+				return user, nil
+			}
+			if err != nil {
+				return "", err
+			}
+			user = r.GetUser()
+		}
+	}},
+	{"client_streaming", func(ctx context.Context, c tokengatev1.EchoServiceClient) (string, error) {
+		s, err := c.ClientStreamingEcho(ctx)
+		if err != nil {
+			return "", err
+		}
+		for _, m := range []string{"a", "b"} {
+			if err := s.Send(&tokengatev1.EchoRequest{Message: m}); err != nil && !errors.Is(err, io.EOF) {
+				return "", err
+			}
+		}
+		r, err := s.CloseAndRecv()
+		return r.GetUser(), err
+	}},
+	{"bidi_streaming", func(ctx context.Context, c tokengatev1.EchoServiceClient) (string, error) {
+		s, err := c.BidirectionalStreamingEcho(ctx)
+		if err != nil {
+			return "", err
+		}
+		if err := s.Send(&tokengatev1.EchoRequest{Message: "a"}); err != nil && !errors.Is(err, io.EOF) {
+			return "", err
+		}
+		r, err := s.Recv()
+		if err != nil {
+			return "", err
+		}
+		if err := s.CloseSend(); err != nil {
+			return "", err
+		}
+		if _, err := s.Recv(); !errors.Is(err, io.EOF) {
+			return "", err
+		}
+		return r.GetUser(), nil
+	}},
+}
+
+func withMD(kv ...string) context.Context {
+	return metadata.NewOutgoingContext(context.Background(), metadata.Pairs(kv...))
+}
+
+// assertCode checks err's gRPC code and, for denials, that its message
+// contains want and no credential.
+func assertCode(t *testing.T, err error, code codes.Code, want string, secrets ...string) {
+	t.Helper()
+	st, _ := status.FromError(err)
+	if st.Code() != code {
+		t.Fatalf("code = %v (%q), want %v", st.Code(), st.Message(), code)
+	}
+	if want != "" && !strings.Contains(st.Message(), want) {
+		t.Errorf("message = %q, want it to contain %q", st.Message(), want)
+	}
+	for _, s := range secrets {
+		if s != "" && strings.Contains(st.Message(), s) {
+			t.Errorf("message %q leaks a credential", st.Message())
+		}
+	}
+}
+
+func TestDecisionTable(t *testing.T) {
+	t.Parallel()
+	future := time.Now().Add(time.Hour)
+	valid := mustSign(t, secret, "ana", future)
+	previous := mustSign(t, previousSecret, "ana", future)
+	expired := mustSign(t, secret, "ana", time.Now().Add(-time.Hour))
+	stranger := mustSign(t, secret, "mallory", future)
+	unknownKey := mustSign(t, "another-secret-another-secret-xx", "ana", future)
+
+	conn := testServer(t, interceptors.Config{
+		Secret:         secret,
+		PreviousSecret: previousSecret,
+		Users:          []string{"ana", "bob"},
+		StatusToken:    statusToken,
+	})
+	echo := tokengatev1.NewEchoServiceClient(conn)
+
+	tests := []struct {
+		name     string
+		md       []string
+		code     codes.Code
+		wantMsg  string
+		wantUser string
+	}{
+		{"valid token", []string{"authorization", "Bearer " + valid}, codes.OK, "", "ana"},
+		{"scheme is case-insensitive", []string{"authorization", "bEaReR " + valid}, codes.OK, "", "ana"},
+		{"previous secret during rotation", []string{"authorization", "Bearer " + previous}, codes.OK, "", "ana"},
+		{"no metadata", nil, codes.Unauthenticated, "missing bearer token", ""},
+		{"blank authorization", []string{"authorization", ""}, codes.Unauthenticated, "missing bearer token", ""},
+		{"bearer without token", []string{"authorization", "Bearer "}, codes.Unauthenticated, "missing bearer token", ""},
+		{"bearer word alone", []string{"authorization", "Bearer"}, codes.Unauthenticated, "missing bearer token", ""},
+		{"basic scheme", []string{"authorization", "Basic YW5hOnB3"}, codes.Unauthenticated, "not a bearer token", ""},
+		{"token without scheme", []string{"authorization", valid}, codes.Unauthenticated, "not a bearer token", ""},
+		{"two authorization values", []string{"authorization", "Bearer " + valid, "authorization", "Bearer " + valid}, codes.Unauthenticated, "more than one value", ""},
+		{"expired", []string{"authorization", "Bearer " + expired}, codes.Unauthenticated, "token expired", ""},
+		{"unknown secret", []string{"authorization", "Bearer " + unknownKey}, codes.Unauthenticated, "invalid token", ""},
+		{"garbage", []string{"authorization", "Bearer not.a.token"}, codes.Unauthenticated, "invalid token", ""},
+		{"user not in TOKENS_USERS", []string{"authorization", "Bearer " + stranger}, codes.Unauthenticated, "user not allowed", ""},
+		{"status token grants nothing off status methods", []string{"x-status-token", statusToken}, codes.Unauthenticated, "missing bearer token", ""},
+		{"status token is not a bearer token", []string{"authorization", "Bearer " + statusToken}, codes.Unauthenticated, "invalid token", ""},
+	}
+	for _, tc := range tests {
+		for _, kind := range callKinds {
+			t.Run(tc.name+"/"+kind.name, func(t *testing.T) {
+				t.Parallel()
+				user, err := kind.call(withMD(tc.md...), echo)
+				assertCode(t, err, tc.code, tc.wantMsg, valid, secret, statusToken)
+				if tc.code == codes.OK && user != tc.wantUser {
+					t.Errorf("handler saw user %q, want %q", user, tc.wantUser)
+				}
+			})
+		}
+	}
+}
+
+func TestStatusMethods(t *testing.T) {
+	t.Parallel()
+	valid := mustSign(t, secret, "ana", time.Now().Add(time.Hour))
+	conn := testServer(t, interceptors.Config{Secret: secret, StatusToken: statusToken})
+	st := tokengatev1.NewStatusServiceClient(conn)
+	hc := healthpb.NewHealthClient(conn)
+
+	tests := []struct {
+		name string
+		md   []string
+		code codes.Code
+	}{
+		{"status token", []string{"x-status-token", statusToken}, codes.OK},
+		{"bearer token also works", []string{"authorization", "Bearer " + valid}, codes.OK},
+		{"wrong status token falls through to the bearer check", []string{"x-status-token", "nope"}, codes.Unauthenticated},
+		{"wrong status token with a valid bearer", []string{"x-status-token", "nope", "authorization", "Bearer " + valid}, codes.OK},
+		{"status token prefix", []string{"x-status-token", statusToken[:5]}, codes.Unauthenticated},
+		{"two status tokens", []string{"x-status-token", statusToken, "x-status-token", statusToken}, codes.Unauthenticated},
+		{"status token in authorization", []string{"authorization", "Bearer " + statusToken}, codes.Unauthenticated},
+		{"nothing", nil, codes.Unauthenticated},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := st.Status(withMD(tc.md...), &tokengatev1.StatusRequest{})
+			assertCode(t, err, tc.code, "", statusToken)
+			_, err = hc.Check(withMD(tc.md...), &healthpb.HealthCheckRequest{})
+			assertCode(t, err, tc.code, "", statusToken)
+		})
+	}
+}
+
+func TestEmptyStatusTokenGrantsNothing(t *testing.T) {
+	t.Parallel()
+	conn := testServer(t, interceptors.Config{Secret: secret, StatusToken: ""})
+	_, err := tokengatev1.NewStatusServiceClient(conn).Status(withMD("x-status-token", ""), &tokengatev1.StatusRequest{})
+	assertCode(t, err, codes.Unauthenticated, "missing bearer token")
+}
+
+func TestStatusTokenUsedIsVisibleToHandler(t *testing.T) {
+	t.Parallel()
+	a, err := interceptors.New(interceptors.Config{Secret: secret, StatusToken: statusToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawStatus bool
+	var sawUser bool
+	srv := grpc.NewServer(grpc.UnaryInterceptor(a.UnaryServerInterceptor()))
+	tokengatev1.RegisterStatusServiceServer(srv, &statusFunc{f: func(ctx context.Context) {
+		sawStatus = interceptors.StatusTokenFromContext(ctx)
+		_, sawUser = interceptors.UserFromContext(ctx)
+	}})
+	lis := bufconn.Listen(1 << 16)
+	go func() { _ = srv.Serve(lis) }()
+	defer srv.Stop()
+	conn, err := grpc.NewClient("passthrough:///bufconn",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := tokengatev1.NewStatusServiceClient(conn).Status(withMD("x-status-token", statusToken), &tokengatev1.StatusRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if !sawStatus || sawUser {
+		t.Errorf("StatusTokenFromContext = %v, UserFromContext ok = %v; want true, false", sawStatus, sawUser)
+	}
+}
+
+type statusFunc struct {
+	tokengatev1.UnimplementedStatusServiceServer
+	f func(ctx context.Context)
+}
+
+func (s *statusFunc) Status(ctx context.Context, _ *tokengatev1.StatusRequest) (*tokengatev1.StatusResponse, error) {
+	s.f(ctx)
+	return &tokengatev1.StatusResponse{Status: "OK"}, nil
+}
+
+func TestPublicMethods(t *testing.T) {
+	t.Parallel()
+	conn := testServer(t, interceptors.Config{
+		Secret:        secret,
+		PublicMethods: []string{"/tokengate.v1.EchoService/UnaryEcho", "/grpc.health.v1.Health/"},
+	})
+	echo := tokengatev1.NewEchoServiceClient(conn)
+	if _, err := echo.UnaryEcho(context.Background(), &tokengatev1.EchoRequest{}); err != nil {
+		t.Errorf("public unary method: %v", err)
+	}
+	if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Errorf("public service: %v", err)
+	}
+	for _, kind := range callKinds[1:] {
+		_, err := kind.call(context.Background(), echo)
+		assertCode(t, err, codes.Unauthenticated, "missing bearer token")
+	}
+}
+
+func TestAuthDisabledWhenSecretEmpty(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	conn := testServer(t, interceptors.Config{}, interceptors.WithLogger(logger))
+	if n := strings.Count(logs.String(), "authentication is disabled"); n != 1 {
+		t.Errorf("want exactly one 'authentication is disabled' warning, got %d in %q", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("warning not at WARN level: %q", logs.String())
+	}
+	echo := tokengatev1.NewEchoServiceClient(conn)
+	for _, kind := range callKinds {
+		user, err := kind.call(context.Background(), echo)
+		if err != nil || user != "" {
+			t.Errorf("%s: err = %v, user = %q; want the call through with no user", kind.name, err, user)
+		}
+	}
+}
+
+func TestShortSecretWarns(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	_, err := interceptors.New(interceptors.Config{Secret: "short"}, interceptors.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "shorter than 32 bytes") || strings.Contains(logs.String(), "short\"") {
+		t.Errorf("logs = %q: want a warning about the length and never the secret", logs.String())
+	}
+}

@@ -1,0 +1,86 @@
+package interceptors
+
+import (
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/tokengate/tokengate/token"
+)
+
+// Errors about the authorization metadata itself, before any token is looked
+// at. Like the token package's sentinels they never carry caller input.
+var (
+	ErrMultipleCredentials = errors.New("interceptors: more than one authorization value")
+	ErrNotBearer           = errors.New("interceptors: authorization is not a bearer token")
+	// ErrTokenExpiredInStream ends a stream whose token expired while it was
+	// open (see WithStreamExpiry).
+	ErrTokenExpiredInStream = errors.New("interceptors: token expired during the stream")
+)
+
+// Reason names why a call was allowed or denied, in a form fit for logs and
+// metric labels. It never contains caller input.
+type Reason string
+
+// The reasons a Decision can carry.
+const (
+	ReasonValidToken        Reason = "valid_token"
+	ReasonStatusToken       Reason = "status_token"
+	ReasonAuthDisabled      Reason = "auth_disabled"
+	ReasonMissingToken      Reason = "missing_token"
+	ReasonMalformedMetadata Reason = "malformed_metadata"
+	ReasonNotBearer         Reason = "not_bearer"
+	ReasonTooLarge          Reason = "token_too_large"
+	ReasonInvalidToken      Reason = "invalid_token"
+	ReasonExpired           Reason = "token_expired"
+	ReasonNotYetValid       Reason = "token_not_yet_valid"
+	ReasonUserNotAllowed    Reason = "user_not_allowed"
+)
+
+// denial is how one class of failure is answered. All gRPC status codes
+// this package returns are chosen here.
+type denial struct {
+	err    error
+	reason Reason
+	status error // built once: denying allocates nothing
+}
+
+func deny(err error, reason Reason, msg string) denial {
+	return denial{err: err, reason: reason, status: status.Error(codes.Unauthenticated, msg)}
+}
+
+var denials = []denial{
+	deny(token.ErrMissing, ReasonMissingToken, "missing bearer token"),
+	deny(ErrMultipleCredentials, ReasonMalformedMetadata, "malformed authorization metadata: more than one value"),
+	deny(ErrNotBearer, ReasonNotBearer, "authorization metadata is not a bearer token"),
+	deny(token.ErrTooLarge, ReasonTooLarge, "invalid token: larger than 8 KiB"),
+	deny(token.ErrMalformed, ReasonInvalidToken, "invalid token: malformed"),
+	deny(token.ErrAlgorithm, ReasonInvalidToken, "invalid token: algorithm must be HS256"),
+	deny(token.ErrSignatureInvalid, ReasonInvalidToken, "invalid token: signature does not match"),
+	deny(token.ErrInvalidClaims, ReasonInvalidToken, "invalid token: bad claims"),
+	deny(token.ErrNoExpiry, ReasonInvalidToken, "invalid token: exp claim required"),
+	deny(token.ErrInvalidUser, ReasonInvalidToken, "invalid token: user claim must be a non-blank string"),
+	deny(token.ErrExpired, ReasonExpired, "token expired"),
+	deny(ErrTokenExpiredInStream, ReasonExpired, "token expired"),
+	deny(token.ErrNotYetValid, ReasonNotYetValid, "token not valid yet"),
+	deny(token.ErrUserNotAllowed, ReasonUserNotAllowed, "user not allowed"),
+}
+
+var denyOther = deny(nil, ReasonInvalidToken, "invalid token")
+
+// denialFor maps any authentication error to its answer. Unknown errors
+// are still Unauthenticated: bad input must never come out as Unknown.
+func denialFor(err error) denial {
+	for _, d := range denials {
+		if err == d.err {
+			return d
+		}
+	}
+	for _, d := range denials {
+		if errors.Is(err, d.err) {
+			return d
+		}
+	}
+	return denyOther
+}
