@@ -184,24 +184,37 @@ func (a *Authenticator) requiresAuth(_ context.Context, c interceptors.CallMeta)
 // interceptors' business, not AuthFunc's).
 func (a *Authenticator) AuthFunc(ctx context.Context) (context.Context, error) {
 	method, _ := grpc.Method(ctx)
+	return a.Authenticate(ctx, method)
+}
+
+// Authenticate decides one call to fullMethod from the incoming metadata in
+// ctx, as the interceptors do, and returns the context for the handler or a
+// gRPC status error (always codes.Unauthenticated). It is for guarding
+// something that is not a gRPC method with the same rules, such as an HTTP
+// metrics endpoint.
+func (a *Authenticator) Authenticate(ctx context.Context, fullMethod string) (context.Context, error) {
 	if a.hooks == nil {
-		newCtx, d := a.decide(ctx, method)
+		newCtx, d := a.decide(ctx, fullMethod)
 		if !d.Allowed {
 			return nil, denialFor(d.Err).status
 		}
 		return newCtx, nil
 	}
 	start := time.Now()
-	newCtx, d := a.decide(ctx, method)
-	d.FullMethod = method
+	newCtx, d := a.decide(ctx, fullMethod)
+	d.FullMethod = fullMethod
 	d.Duration = time.Since(start)
-	for _, h := range a.hooks {
-		h(ctx, d)
-	}
+	a.report(ctx, d)
 	if !d.Allowed {
 		return nil, denialFor(d.Err).status
 	}
 	return newCtx, nil
+}
+
+func (a *Authenticator) report(ctx context.Context, d Decision) {
+	for _, h := range a.hooks {
+		h(ctx, d)
+	}
 }
 
 func (a *Authenticator) decide(ctx context.Context, method string) (context.Context, Decision) {

@@ -24,7 +24,7 @@ func chainStream(outer, inner grpc.StreamServerInterceptor) grpc.StreamServerInt
 //
 // A token is valid through its exp second (see package token), so the
 // stream ends when that second, plus the leeway, is over.
-func (a *Authenticator) endAtExpiry(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+func (a *Authenticator) endAtExpiry(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	claims, ok := ClaimsFromContext(ss.Context())
 	if !ok {
 		return handler(srv, ss) // status token or no token: nothing expires
@@ -44,6 +44,10 @@ func (a *Authenticator) endAtExpiry(srv any, ss grpc.ServerStream, _ *grpc.Strea
 		return err
 	case <-timer.C:
 		cancel(ErrTokenExpiredInStream)
+		if a.hooks != nil {
+			a.report(ss.Context(), Decision{FullMethod: info.FullMethod, Reason: ReasonExpired,
+				User: claims.User, Err: ErrTokenExpiredInStream})
+		}
 		return denialFor(ErrTokenExpiredInStream).status
 	}
 }

@@ -1,0 +1,242 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// Metadata keys the gateway writes. They match what package interceptors
+// reads; nothing else may set them.
+const (
+	AuthorizationKey = "authorization"
+	StatusTokenKey   = "x-status-token"
+)
+
+// StatusTokenParam is the query parameter monitors put the status token in:
+// GET /status?token=…
+const StatusTokenParam = "token"
+
+// DefaultRealm is the realm named in the WWW-Authenticate challenge.
+const DefaultRealm = "tokengate"
+
+// DefaultStatusMethods are the RPCs whose routes read ?token=.
+var DefaultStatusMethods = []string{"/tokengate.v1.StatusService/Status"}
+
+// Option configures the gateway.
+type Option func(*config)
+
+type config struct {
+	realm         string
+	statusMethods map[string]bool
+}
+
+// WithRealm sets the realm of the WWW-Authenticate challenge.
+func WithRealm(realm string) Option {
+	return func(c *config) {
+		if realm != "" {
+			c.realm = realm
+		}
+	}
+}
+
+// WithStatusMethods replaces DefaultStatusMethods: the full gRPC method names
+// (/pkg.Service/Method) whose routes turn ?token= into x-status-token
+// metadata. The decision is made by the RPC a route maps to, never by the
+// URL's text.
+func WithStatusMethods(methods ...string) Option {
+	return func(c *config) {
+		c.statusMethods = make(map[string]bool, len(methods))
+		for _, m := range methods {
+			c.statusMethods[m] = true
+		}
+	}
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{realm: DefaultRealm}
+	WithStatusMethods(DefaultStatusMethods...)(c)
+	for _, opt := range opts {
+		opt(c)
+	}
+	return c
+}
+
+// ServeMuxOptions returns the runtime.ServeMux options that carry tokengate's
+// credentials from HTTP to gRPC metadata and its errors back:
+//
+//   - the Authorization header reaches the gRPC side as the authorization
+//     metadata, and only it: Grpc-Metadata-Authorization, X-Status-Token and
+//     Grpc-Metadata-X-Status-Token headers are dropped;
+//   - ?token= becomes x-status-token metadata on the status routes only;
+//   - Unauthenticated answers 401 with an RFC 6750 challenge.
+//
+// Pass them to runtime.NewServeMux next to your own options, or use
+// NewServeMux.
+func ServeMuxOptions(opts ...Option) []runtime.ServeMuxOption {
+	c := newConfig(opts)
+	return []runtime.ServeMuxOption{
+		runtime.WithIncomingHeaderMatcher(incomingHeaderMatcher),
+		runtime.WithMetadata(c.statusTokenMetadata),
+		runtime.WithErrorHandler(c.errorHandler),
+	}
+}
+
+// NewServeMux returns a runtime.ServeMux with ServeMuxOptions, followed by
+// muxOpts. Register handlers on it against a gRPC connection
+// (Register…HandlerFromEndpoint or Register…HandlerClient), so that REST
+// calls go through the server's interceptors; Register…HandlerServer calls
+// the service directly and would skip authentication.
+func NewServeMux(opts []Option, muxOpts ...runtime.ServeMuxOption) *runtime.ServeMux {
+	return runtime.NewServeMux(append(ServeMuxOptions(opts...), muxOpts...)...)
+}
+
+// incomingHeaderMatcher is grpc-gateway's default matcher, except for the
+// headers that would let a caller add or override a credential. grpc-gateway
+// forwards Authorization itself, as authorization metadata, ahead of the
+// matched headers.
+func incomingHeaderMatcher(key string) (string, bool) {
+	switch strings.ToLower(key) {
+	case "authorization", // already forwarded; not again as grpcgateway-authorization
+		"x-status-token",
+		strings.ToLower(runtime.MetadataHeaderPrefix) + AuthorizationKey,
+		strings.ToLower(runtime.MetadataHeaderPrefix) + StatusTokenKey:
+		return "", false
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// statusTokenMetadata turns ?token= into x-status-token metadata when the
+// route maps to a status RPC. Every value is passed on, so a request with
+// two tokens is refused by the server instead of one being chosen here.
+func (c *config) statusTokenMetadata(ctx context.Context, r *http.Request) metadata.MD {
+	method, ok := runtime.RPCMethod(ctx)
+	if !ok || !c.statusMethods[method] {
+		return nil
+	}
+	vals, ok := r.URL.Query()[StatusTokenParam]
+	if !ok {
+		return nil
+	}
+	return metadata.MD{StatusTokenKey: vals}
+}
+
+// errorHandler is grpc-gateway's default error handler with an RFC 6750
+// challenge on 401: grpc-gateway's own puts the gRPC message in
+// WWW-Authenticate, which is not a challenge. (Errors of streaming routes
+// do not pass here; Handler covers those.)
+func (c *config) errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if status.Code(err) == codes.Unauthenticated {
+		w = &challengeWriter{ResponseWriter: w, challenge: challenge(c.realm, r)}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// challenge builds the WWW-Authenticate value. error="invalid_token" is
+// added only when the request presented a bearer token (RFC 6750 §3.1: a
+// request with no credentials gets no error code). The reason stays in the
+// JSON body; it is not repeated here.
+func challenge(realm string, r *http.Request) string {
+	ch := `Bearer realm="` + quoteSafe(realm) + `"`
+	if presentedBearer(r) {
+		ch += `, error="invalid_token"`
+	}
+	return ch
+}
+
+func presentedBearer(r *http.Request) bool {
+	for _, v := range r.Header.Values("Authorization") {
+		scheme, tok, _ := strings.Cut(v, " ")
+		if strings.EqualFold(scheme, "bearer") && strings.TrimSpace(tok) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// quoteSafe keeps only the characters RFC 6750 allows in a quoted value
+// (%x20-21 / %x23-5B / %x5D-7E): no quote, no backslash, nothing outside
+// printable ASCII.
+func quoteSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// challengeWriter sets WWW-Authenticate when a 401 status line is written,
+// after whatever grpc-gateway set before it.
+type challengeWriter struct {
+	http.ResponseWriter
+	challenge string
+	wrote     bool
+}
+
+func (w *challengeWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.wrote = true
+		if code == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", w.challenge)
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *challengeWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *challengeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Handler wraps a gateway mux for serving:
+//   - every 401 carries the RFC 6750 challenge, including those of
+//     streaming routes, whose errors bypass the mux's error handler;
+//   - HEAD requests are answered as the GET of the same route without a
+//     body (grpc-gateway alone answers 501 for HEAD /status).
+func Handler(mux http.Handler, opts ...Option) http.Handler {
+	c := newConfig(opts)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w = &challengeWriter{ResponseWriter: w, challenge: challenge(c.realm, r)}
+		if r.Method == http.MethodHead {
+			get := r.Clone(r.Context())
+			get.Method = http.MethodGet
+			mux.ServeHTTP(bodylessWriter{w}, get)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// bodylessWriter drops the body of a HEAD response, keeping its status and
+// headers.
+type bodylessWriter struct{ http.ResponseWriter }
+
+func (w bodylessWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+func (w bodylessWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// RedactURL returns u as a string fit for logs: the value of the status
+// token parameter is replaced, since it is a secret that travels in a URL.
+func RedactURL(u *url.URL) string {
+	q := u.Query()
+	if _, ok := q[StatusTokenParam]; !ok {
+		return u.String()
+	}
+	for i := range q[StatusTokenParam] {
+		q[StatusTokenParam][i] = "REDACTED"
+	}
+	c := *u
+	c.RawQuery = q.Encode()
+	return c.String()
+}
