@@ -1,0 +1,274 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/joho/godotenv"
+	"github.com/tokengate/tokengate/token"
+)
+
+const (
+	progName    = "create_token"
+	envSecret   = "TOKENS_SECRET"
+	dotEnvFile  = ".env"
+	makeSecret  = "openssl rand -hex 32"
+	defaultUser = "brevia"
+	defaultTTL  = 60 * time.Minute
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // unexpected: stdout not writable, signing failed
+	exitUsage   = 2 // bad flags, no secret, unreadable or malformed .env
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv, time.Now))
+}
+
+// run is the whole command: it parses args, finds the secret through
+// lookupEnv (and ./.env), signs with the clock now and writes the token to
+// stdout. It returns the exit code.
+func run(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool), now func() time.Time) int {
+	user := defaultUser
+	ttl := durationFlag(defaultTTL)
+	var asJSON bool
+	flags := newFlagSet(&user, &ttl, &asJSON)
+	if err := flags.Parse(splitAttached(flags, args)); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			if _, err := io.WriteString(stdout, helpText); err != nil {
+				return exitFailure
+			}
+			return exitOK
+		}
+		return usageError(stderr, err.Error())
+	}
+	if flags.NArg() > 0 {
+		return usageError(stderr, fmt.Sprintf("unexpected argument %q (flags only)", flags.Arg(0)))
+	}
+	if strings.TrimSpace(user) == "" {
+		return usageError(stderr, "the user (-u) must not be blank")
+	}
+
+	secret, err := loadSecret(lookupEnv)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", progName, err)
+		return exitUsage
+	}
+	if len(secret) < token.MinSecretSize {
+		fmt.Fprintf(stderr, "%s: warning: %s is %d bytes, shorter than the %d that HS256 wants; make a stronger one with: %s\n",
+			progName, envSecret, len(secret), token.MinSecretSize, makeSecret)
+	}
+
+	tok, claims, err := token.Issue([]byte(secret), user, time.Duration(ttl), now())
+	if err != nil {
+		// Everything Issue can refuse was checked above.
+		fmt.Fprintf(stderr, "%s: cannot sign the token: %v\n", progName, err)
+		return exitFailure
+	}
+
+	out := tok + "\n"
+	if asJSON {
+		b, err := json.Marshal(jsonOutput{
+			Token:     tok,
+			User:      claims.User,
+			ExpiresAt: claims.ExpiresAt.UTC().Format(time.RFC3339),
+			Exp:       claims.ExpiresAt.Unix(),
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: cannot encode JSON: %v\n", progName, err)
+			return exitFailure
+		}
+		out = string(b) + "\n"
+	}
+	if _, err := io.WriteString(stdout, out); err != nil {
+		fmt.Fprintf(stderr, "%s: cannot write the token: %v\n", progName, err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// newFlagSet registers each flag under its short and long name, on the same
+// variable; the flag package accepts -x and --x alike.
+func newFlagSet(user *string, ttl *durationFlag, asJSON *bool) *flag.FlagSet {
+	flags := flag.NewFlagSet(progName, flag.ContinueOnError)
+	flags.SetOutput(io.Discard) // we print our own one-line errors and help
+	flags.Usage = func() {}
+	flags.StringVar(user, "u", *user, "")
+	flags.StringVar(user, "user", *user, "")
+	flags.Var(ttl, "d", "")
+	flags.Var(ttl, "duration", "")
+	flags.BoolVar(asJSON, "json", *asJSON, "")
+	return flags
+}
+
+type jsonOutput struct {
+	Token     string `json:"token"`
+	User      string `json:"user"`
+	ExpiresAt string `json:"expires_at"`
+	Exp       int64  `json:"exp"`
+}
+
+func usageError(stderr io.Writer, msg string) int {
+	fmt.Fprintf(stderr, "%s: %s\nRun '%s --help' for usage.\n", progName, msg, progName)
+	return exitUsage
+}
+
+// loadSecret returns TOKENS_SECRET as Brevia (pydantic-settings) finds it:
+// from the environment if the variable is set there, even to the empty
+// string; otherwise from ./.env; a missing .env is no error. The .env file is
+// not opened at all when the environment has the variable. The returned
+// secret is never empty when err is nil.
+func loadSecret(lookupEnv func(string) (string, bool)) (string, error) {
+	if v, ok := lookupEnv(envSecret); ok {
+		if v == "" {
+			return "", fmt.Errorf("%s is set but empty in the environment (which wins over %s; unset it to use %s); make a secret with: %s",
+				envSecret, dotEnvFile, dotEnvFile, makeSecret)
+		}
+		return v, nil
+	}
+	vars, err := godotenv.Read(dotEnvFile)
+	var pathErr *fs.PathError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("%s is not set (neither in the environment nor in %s); make a secret with: %s",
+			envSecret, dotEnvFile, makeSecret)
+	case errors.As(err, &pathErr):
+		// The error names the file and the system error, never its content.
+		return "", fmt.Errorf("cannot read %s: %v", dotEnvFile, err)
+	case err != nil:
+		// godotenv's parse errors quote the rest of the file, which may hold
+		// the secret: keep them out of the terminal and the logs.
+		return "", fmt.Errorf("cannot parse %s: a line is not KEY=VALUE or a quote is not closed (details withheld: they could quote the secret)", dotEnvFile)
+	}
+	v, ok := vars[envSecret]
+	if !ok {
+		return "", fmt.Errorf("%s is not set (neither in the environment nor in %s); make a secret with: %s",
+			envSecret, dotEnvFile, makeSecret)
+	}
+	if v == "" {
+		return "", fmt.Errorf("%s is empty in %s; make a secret with: %s", envSecret, dotEnvFile, makeSecret)
+	}
+	return v, nil
+}
+
+// durationFlag is -d/--duration: a bare integer is minutes (Brevia's
+// meaning), anything else a Go duration such as 90m, 2h or 1h30m.
+type durationFlag time.Duration
+
+func (d *durationFlag) String() string { return time.Duration(*d).String() }
+
+func (d *durationFlag) Set(s string) error {
+	v, err := parseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = durationFlag(v)
+	return nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	var d time.Duration
+	n, err := strconv.ParseInt(s, 10, 64)
+	switch {
+	case err == nil || errors.Is(err, strconv.ErrRange): // a bare integer: minutes
+		if n <= 0 {
+			return 0, errors.New("the duration must be positive")
+		}
+		if err != nil || n > math.MaxInt64/int64(time.Minute) {
+			return 0, errors.New("the duration is too long")
+		}
+		d = time.Duration(n) * time.Minute
+	default:
+		d, err = time.ParseDuration(s)
+		if err != nil {
+			return 0, errors.New("not minutes (90) nor a duration (90m, 2h, 1h30m)")
+		}
+	}
+	if d <= 0 {
+		return 0, errors.New("the duration must be positive")
+	}
+	if d < time.Second {
+		return 0, errors.New("the duration must be at least 1s")
+	}
+	return d, nil
+}
+
+// splitAttached rewrites click-style attached short options, -uana and -d90,
+// into -u ana and -d 90, so that command lines written for Brevia's
+// create_token keep working. It leaves alone anything the flag package
+// already understands (-u=ana, -user, -json), the value after a flag that
+// takes one, and everything after "--".
+func splitAttached(flags *flag.FlagSet, args []string) []string {
+	out := make([]string, 0, len(args)+1)
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) < 2 || a[0] != '-' {
+			out = append(out, a)
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if f := flags.Lookup(name); f != nil {
+			out = append(out, a)
+			if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); !isBool && !hasValue && i+1 < len(args) {
+				i++
+				out = append(out, args[i]) // the flag's value, whatever it looks like
+			}
+			continue
+		}
+		if len(a) > 2 && a[1] != '-' && (a[1] == 'u' || a[1] == 'd') {
+			out = append(out, a[:2], a[2:])
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+const helpText = `Usage: create_token [-u USER] [-d DURATION] [--json]
+
+Makes a bearer token for tokengate (and Brevia): an HS256 JWT with the claims
+{"user":USER,"exp":now+DURATION}, signed with TOKENS_SECRET, and prints it on
+stdout followed by a newline, nothing else:
+
+    TOKEN=$(create_token -u ana -d 2h)
+
+Flags:
+  -u, --user USER          user name in the token (default "brevia")
+  -d, --duration DURATION  validity: a bare integer is minutes (90), or a Go
+                           duration (90m, 2h, 1h30m) (default 60)
+      --json               print {"token","user","expires_at","exp"} as one
+                           JSON object instead of the bare token
+  -h, --help               print this help and exit
+  Also accepted: --user=ana, -u=ana, -uana, -d90.
+
+Environment:
+  TOKENS_SECRET  the HMAC secret to sign with; required, at least 32 bytes
+                 recommended. Make one with: openssl rand -hex 32
+                 If the variable is not in the environment, it is read from
+                 a .env file in the working directory (KEY=VALUE lines). The
+                 environment wins, even when set to the empty string (then
+                 create_token refuses): unset it to use .env.
+  TOKENS_SECRET_PREVIOUS is not used: tokens are always signed with the
+                 current secret.
+
+Exit status:
+  0  the token was printed (or this help)
+  1  unexpected failure, such as stdout not writable
+  2  usage or configuration error: bad flag or duration, missing or empty
+     TOKENS_SECRET, unreadable or malformed .env
+`

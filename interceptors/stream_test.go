@@ -1,0 +1,68 @@
+package interceptors_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/tokengate/tokengate/interceptors"
+	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
+)
+
+// openBidi opens a bidirectional stream with a token that expires in the
+// next second, and checks that it works at first.
+func openBidi(t *testing.T, conn tokengatev1.EchoServiceClient) (tokengatev1.EchoService_BidirectionalStreamingEchoClient, time.Time) {
+	t.Helper()
+	exp := time.Now().Add(time.Second).Truncate(time.Second)
+	ctx, cancel := context.WithTimeout(withMD("authorization", "Bearer "+mustSign(t, secret, "ana", exp)), 10*time.Second)
+	t.Cleanup(cancel)
+	s, err := conn.BidirectionalStreamingEcho(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&tokengatev1.EchoRequest{Message: "before"}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Recv(); err != nil || r.GetUser() != "ana" {
+		t.Fatalf("first reply = %v, %v", r, err)
+	}
+	return s, exp
+}
+
+func TestStreamEndsWhenTokenExpires(t *testing.T) {
+	t.Parallel()
+	conn := testServer(t, interceptors.Config{Secret: secret})
+	s, exp := openBidi(t, tokengatev1.NewEchoServiceClient(conn))
+
+	// The handler is now blocked in Recv; nothing else will wake it up.
+	_, err := s.Recv()
+	ended := time.Now()
+	assertCode(t, err, codes.Unauthenticated, "token expired")
+	// Valid through the whole exp second, ended right after it.
+	if ended.Before(exp.Add(time.Second)) {
+		t.Errorf("stream ended at %v, before its token's last second was over (%v)", ended, exp.Add(time.Second))
+	}
+	if ended.After(exp.Add(3 * time.Second)) {
+		t.Errorf("stream ended at %v, long after its token expired (%v)", ended, exp)
+	}
+}
+
+func TestStreamExpiryCanBeTurnedOff(t *testing.T) {
+	t.Parallel()
+	conn := testServer(t, interceptors.Config{Secret: secret}, interceptors.WithStreamExpiry(false))
+	s, exp := openBidi(t, tokengatev1.NewEchoServiceClient(conn))
+
+	time.Sleep(time.Until(exp.Add(1500 * time.Millisecond)))
+	if err := s.Send(&tokengatev1.EchoRequest{Message: "after"}); err != nil {
+		t.Fatalf("send after expiry: %v", err)
+	}
+	r, err := s.Recv()
+	if err != nil || r.GetMessage() != "after" {
+		t.Fatalf("reply after expiry = %v, %v; want the stream still open", r, err)
+	}
+	if err := s.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+}
