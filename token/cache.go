@@ -7,14 +7,21 @@ import (
 )
 
 // cache remembers verified tokens until they expire. It is split into
-// shards so concurrent calls rarely wait on the same lock, and each shard
-// is bounded: when one is full, expired entries go first, then arbitrary
-// ones (Go's map iteration order is random, which makes this a cheap
-// random eviction).
+// shards so concurrent calls rarely wait on the same lock, and each shard is
+// bounded: when one is full, random entries go (Go's map iteration order is
+// random, which makes this a cheap random eviction).
 //
 // Entries are found by a keyed 64-bit hash of the token (the seed is random
 // per process, so nobody can aim for a bucket) and confirmed with a
 // constant-time comparison of the whole token.
+//
+// A hit reads only the monotonic clock (time.Since, cheaper than time.Now):
+// each entry remembers when it was stored and how long it may be served,
+// which is until its token enters its last valid second (exp + leeway). After
+// that the token takes the full path, which checks the wall clock exactly.
+// Because the serving window is measured on the monotonic clock, a step of
+// the wall clock does not move it; it is bounded by the token's lifetime.
+// The cache holds no timers or goroutines: a dropped Verifier is garbage.
 type cache struct {
 	seed   maphash.Seed
 	shards [cacheShards]cacheShard
@@ -31,57 +38,63 @@ type cacheShard struct {
 type cacheEntry struct {
 	token  string
 	claims Claims
-	until  time.Time // exp + leeway: never served past it
+	until  time.Time     // exp + leeway, on the wall clock
+	stored time.Time     // when it was stored, with a monotonic reading
+	ttl    time.Duration // how long after stored it may be served
 }
 
+// live reports whether e may still be served, by the monotonic clock.
+func (e *cacheEntry) live() bool { return time.Since(e.stored) < e.ttl }
+
 func newCache(size int) *cache {
-	c := &cache{seed: maphash.MakeSeed(), limit: (size + cacheShards - 1) / cacheShards}
+	c := &cache{seed: maphash.MakeSeed(), limit: max(1, (size+cacheShards-1)/cacheShards)}
 	for i := range c.shards {
 		c.shards[i].entries = make(map[uint64]*cacheEntry)
 	}
 	return c
 }
 
-func (c *cache) get(tok string, now time.Time) (Claims, bool) {
+// get returns the entry for tok, if there is one. The caller checks that it
+// is still live.
+func (c *cache) get(tok string) *cacheEntry {
 	h := maphash.String(c.seed, tok)
 	s := &c.shards[h%cacheShards]
 	s.mu.RLock()
 	e := s.entries[h]
 	s.mu.RUnlock()
 	if e == nil || !equalConstantTime(e.token, tok) {
-		return Claims{}, false
+		return nil
 	}
-	if now.Truncate(time.Second).After(e.until) {
-		return Claims{}, false
-	}
-	return e.claims, true
+	return e
 }
 
+// put remembers a verified token. until is exp + leeway; now is the time the
+// token was verified at, on the verifier's clock.
 func (c *cache) put(tok string, claims Claims, until, now time.Time) {
+	ttl := until.Sub(now)
+	if ttl <= 0 {
+		return // already in its last second: not worth remembering
+	}
 	h := maphash.String(c.seed, tok)
 	s := &c.shards[h%cacheShards]
-	e := &cacheEntry{token: tok, claims: claims, until: until}
+	e := &cacheEntry{token: tok, claims: claims, until: until, stored: time.Now(), ttl: ttl}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.entries[h]; !ok && len(s.entries) >= c.limit {
-		s.evict(c.limit, now)
+		s.evict(c.limit)
 	}
 	s.entries[h] = e
 }
 
-// evict makes room: it drops every expired entry and, if that is not enough,
-// random ones down to 7/8 of the limit, so that a flood of new tokens pays
-// for a scan once every limit/8 inserts, not on each. Called with the lock
-// held.
-func (s *cacheShard) evict(limit int, now time.Time) {
-	now = now.Truncate(time.Second)
+// evict makes room: it drops every entry no longer live and, if that is not
+// enough, random ones down to 7/8 of the limit, so that a flood of new
+// tokens pays for a scan once every limit/8 inserts, not on each. Called
+// with the lock held.
+func (s *cacheShard) evict(limit int) {
 	for h, e := range s.entries {
-		if now.After(e.until) {
+		if !e.live() {
 			delete(s.entries, h)
 		}
-	}
-	if len(s.entries) < limit {
-		return
 	}
 	target := limit - limit/8 - 1
 	for h := range s.entries {

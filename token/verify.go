@@ -1,8 +1,11 @@
 package token
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,8 +24,10 @@ type Verifier struct {
 	users   map[string]struct{}
 	leeway  time.Duration
 	now     func() time.Time
-	cache   *cache
-	parser  *jwt.Parser
+	// customClock is set by WithClock.
+	customClock bool
+	cache       *cache
+	parser      *jwt.Parser
 }
 
 // Option configures a Verifier.
@@ -71,6 +76,7 @@ func WithClock(now func() time.Time) Option {
 	return func(v *Verifier) {
 		if now != nil {
 			v.now = now
+			v.customClock = true
 		}
 	}
 }
@@ -100,7 +106,9 @@ func NewVerifier(secret []byte, opts ...Option) (*Verifier, error) {
 		secrets: [][]byte{secret},
 		now:     time.Now,
 		cache:   newCache(DefaultCacheSize),
-		parser:  jwt.NewParser(),
+		// Strict: a segment whose spare low bits are not zero is another
+		// spelling of the same bytes, refused like any non-canonical form.
+		parser: jwt.NewParser(jwt.WithStrictDecoding()),
 	}
 	for _, opt := range opts {
 		opt(v)
@@ -120,13 +128,24 @@ func (v *Verifier) Verify(tok string) (Claims, error) {
 	if len(tok) > MaxSize {
 		return Claims{}, ErrTooLarge
 	}
-	now := v.now()
 	if v.cache != nil {
-		if c, ok := v.cache.get(tok, now); ok {
-			return c, nil
+		if e := v.cache.get(tok); e != nil {
+			// A verifier on a clock of its own (tests, replays) checks
+			// expiry on it; otherwise the monotonic clock is enough.
+			if v.customClock {
+				if !v.now().Truncate(time.Second).After(e.until) {
+					return e.claims, nil
+				}
+			} else if e.live() {
+				return e.claims, nil
+			}
 		}
 	}
+	now := v.now()
 
+	if !isJWSText(tok) {
+		return Claims{}, ErrMalformed
+	}
 	dot := strings.LastIndexByte(tok, '.')
 	if dot < 0 {
 		return Claims{}, ErrMalformed
@@ -156,6 +175,28 @@ func (v *Verifier) Verify(tok string) (Claims, error) {
 		v.cache.put(tok, c, c.ExpiresAt.Add(v.leeway), now)
 	}
 	return c, nil
+}
+
+// jwsText marks the bytes a compact JWS is made of: unpadded base64url and
+// the dots between segments (RFC 7515 §2 and §7.1).
+var jwsText = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_." {
+		t[c] = true
+	}
+	return t
+}()
+
+// isJWSText reports whether tok holds only jwsText bytes. The base64
+// decoder alone is not enough: it skips CR and LF, so a line break anywhere
+// in the signature would leave it valid and let one token be spelled in
+// endless ways.
+func isJWSText(tok string) bool {
+	for i := 0; i < len(tok); i++ {
+		if !jwsText[tok[i]] {
+			return false
+		}
+	}
+	return true
 }
 
 // checkSignature tries each secret in turn. The algorithm is pinned: HS256 is
@@ -190,21 +231,105 @@ func (v *Verifier) checkHeader(seg string) error {
 // payload is the wire form of the claims we read; any other claim is ignored,
 // as Brevia ignores it.
 type payload struct {
+	User          *string `json:"user"`
+	Exp, Nbf, Iat *numericDate
+}
+
+// wirePayload is payload with every claim tagged, for the fast path.
+type wirePayload struct {
 	User *string      `json:"user"`
 	Exp  *numericDate `json:"exp"`
 	Nbf  *numericDate `json:"nbf"`
 	Iat  *numericDate `json:"iat"`
 }
 
+// claimNames are the claims readPayload looks up.
+var claimNames = [...]string{"user", "exp", "nbf", "iat"}
+
+// readPayload picks the claims out of a JSON object by their exact names.
+// Claim names are case-sensitive (RFC 7519 §4) and so are Python's dict
+// lookups, but encoding/json fills struct fields whatever the case of the
+// key: it would take {"USER":"admin"} for a user and let "EXP" override
+// "exp". So the one-pass struct decoding is used only when no key can be
+// such a variant; otherwise the claims are looked up in a map by their exact
+// names, which costs about twice as much.
+func readPayload(raw []byte) (payload, error) {
+	if !mayHoldCaseVariants(raw) {
+		var w wirePayload
+		if err := json.Unmarshal(raw, &w); err != nil {
+			var typeErr *json.UnmarshalTypeError
+			if errors.As(err, &typeErr) && typeErr.Field == "user" {
+				return payload{}, ErrInvalidUser
+			}
+			return payload{}, ErrInvalidClaims
+		}
+		if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+			return payload{}, ErrInvalidClaims
+		}
+		return payload{User: w.User, Exp: w.Exp, Nbf: w.Nbf, Iat: w.Iat}, nil
+	}
+	var claims map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &claims); err != nil || claims == nil { // nil: the payload is null
+		return payload{}, ErrInvalidClaims
+	}
+	claim := func(name string, dst any) error {
+		if r, ok := claims[name]; ok {
+			return json.Unmarshal(r, dst)
+		}
+		return nil
+	}
+	var p payload
+	if claim("exp", &p.Exp) != nil || claim("nbf", &p.Nbf) != nil || claim("iat", &p.Iat) != nil {
+		return payload{}, ErrInvalidClaims
+	}
+	if claim("user", &p.User) != nil {
+		return payload{}, ErrInvalidUser
+	}
+	return p, nil
+}
+
+// mayHoldCaseVariants reports whether encoding/json could match a key of raw
+// to a claim name case-insensitively without it being that exact name. It
+// answers true for any escape or non-ASCII byte (encoding/json folds "ſ" to
+// "s" and "K" to "k") and for any ASCII spelling of a claim name that is not
+// all lower case. A false answer is certain; a true one only sends the
+// payload down the exact path.
+func mayHoldCaseVariants(raw []byte) bool {
+	for _, c := range raw {
+		if c == '\\' || c >= 0x80 {
+			return true
+		}
+	}
+	for _, name := range claimNames {
+		for i := 0; i+len(name) <= len(raw); i++ {
+			w := raw[i : i+len(name)]
+			if w[0]|0x20 == name[0] && bytes.EqualFold(w, []byte(name)) && string(w) != name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // numericDate is jwt.NumericDate without its tolerance for numbers written
 // as strings ("exp":"123"): RFC 7519 says a NumericDate is a JSON number.
 type numericDate struct{ jwt.NumericDate }
 
+// UnmarshalJSON reads a JSON number of seconds, as jwt.NumericDate does, but
+// with strconv directly: encoding/json has already checked b is a valid JSON
+// value, so a leading digit or '-' means a JSON number, whose grammar
+// strconv.ParseFloat accepts.
 func (d *numericDate) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || b[0] == '"' {
+	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
 		return ErrInvalidClaims
 	}
-	return d.NumericDate.UnmarshalJSON(b)
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return ErrInvalidClaims
+	}
+	sec, frac := math.Modf(f)
+	d.NumericDate = *jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9)))
+	return nil
 }
 
 func (v *Verifier) checkClaims(seg string, now time.Time) (Claims, error) {
@@ -212,13 +337,9 @@ func (v *Verifier) checkClaims(seg string, now time.Time) (Claims, error) {
 	if err != nil {
 		return Claims{}, ErrMalformed
 	}
-	var p payload
-	if err := json.Unmarshal(raw, &p); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field == "user" {
-			return Claims{}, ErrInvalidUser
-		}
-		return Claims{}, ErrInvalidClaims
+	p, err := readPayload(raw)
+	if err != nil {
+		return Claims{}, err
 	}
 	if p.Exp == nil {
 		return Claims{}, ErrNoExpiry

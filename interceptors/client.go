@@ -1,0 +1,189 @@
+package interceptors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/credentials"
+
+	"github.com/tokengate/tokengate/token"
+)
+
+// ErrTTLTooShort is returned by MintingCredentials for a lifetime too short
+// to leave any time between minting a token and renewing it.
+var ErrTTLTooShort = errors.New("interceptors: token lifetime too short for renewal")
+
+// CredentialOption configures the client credentials of BearerToken,
+// MintingCredentials and StatusTokenCredentials.
+type CredentialOption func(*credentialOptions)
+
+type credentialOptions struct {
+	insecure bool
+	now      func() time.Time
+}
+
+// AllowInsecure lets the credentials be sent over a connection without
+// transport security, such as a local plaintext listener in development.
+// Without it gRPC refuses to dial plaintext with these credentials, because
+// a bearer token sent in clear is readable, and reusable until it expires,
+// by anyone on the path.
+func AllowInsecure() CredentialOption {
+	return func(o *credentialOptions) { o.insecure = true }
+}
+
+// WithCredentialClock replaces time.Now for MintingCredentials, for tests.
+// The other credentials never look at the time.
+func WithCredentialClock(now func() time.Time) CredentialOption {
+	return func(o *credentialOptions) {
+		if now != nil {
+			o.now = now
+		}
+	}
+}
+
+func newCredentialOptions(opts []CredentialOption) credentialOptions {
+	o := credentialOptions{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// BearerToken returns credentials that send tok on every call as
+// "authorization: Bearer <tok>". Install them on a connection with
+// grpc.WithPerRPCCredentials, or on one call with grpc.PerRPCCredentials.
+//
+// The token is sent as it is, expired or not; use MintingCredentials when
+// the client holds the secret and should never send a stale token.
+func BearerToken(tok string, opts ...CredentialOption) credentials.PerRPCCredentials {
+	o := newCredentialOptions(opts)
+	return staticCredentials{key: AuthorizationKey, value: "Bearer " + tok, insecure: o.insecure}
+}
+
+// StatusTokenCredentials returns credentials that send statusToken as
+// x-status-token metadata, for monitors calling the status methods (see
+// Config.StatusToken). It opens nothing else.
+func StatusTokenCredentials(statusToken string, opts ...CredentialOption) credentials.PerRPCCredentials {
+	o := newCredentialOptions(opts)
+	return staticCredentials{key: StatusTokenKey, value: statusToken, insecure: o.insecure}
+}
+
+// staticCredentials send one fixed metadata pair.
+type staticCredentials struct {
+	key, value string
+	insecure   bool
+}
+
+// GetRequestMetadata implements credentials.PerRPCCredentials. Each call gets
+// its own map, so a caller changing it cannot change the next call's.
+func (c staticCredentials) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{c.key: c.value}, nil
+}
+
+// RequireTransportSecurity implements credentials.PerRPCCredentials.
+func (c staticCredentials) RequireTransportSecurity() bool { return !c.insecure }
+
+// minRenewMargin is the least time a minted token has left when it is
+// replaced: room for the call to reach the server, and for the server's
+// clock to run a little ahead of the client's.
+const minRenewMargin = 10 * time.Second
+
+// renewMargin is how long before its expiry a minted token is replaced: a
+// fifth of its lifetime, and never less than minRenewMargin.
+func renewMargin(ttl time.Duration) time.Duration {
+	return max(ttl/5, minRenewMargin)
+}
+
+// MintingCredentials returns credentials that make their own tokens for user
+// with token.Issue, each valid for ttl, and send them as "authorization:
+// Bearer <token>". It is for trusted clients that hold the shared secret,
+// such as other services of the same deployment.
+//
+// A token is reused until a fifth of its lifetime, and at least 10 seconds,
+// is left; the next call then mints a new one. So a call never carries a
+// token about to expire, and minting happens once per renewal, not once per
+// call. The credentials are safe for concurrent use.
+//
+// Credentials are sent when a call starts: a stream that stays open longer
+// than its token has left is ended by the server with "token expired" (see
+// WithStreamExpiry). Choose ttl longer than the longest stream.
+//
+// MintingCredentials returns an error wrapping token.ErrNoSecret for an
+// empty secret, token.ErrInvalidUser for a blank user, and ErrTTLTooShort
+// when ttl is not longer than the renewal margin plus the second that
+// token.Issue may round off the expiry, that is when ttl is 11s or less.
+func MintingCredentials(secret []byte, user string, ttl time.Duration, opts ...CredentialOption) (credentials.PerRPCCredentials, error) {
+	if len(secret) == 0 {
+		return nil, fmt.Errorf("interceptors: minting credentials: %w", token.ErrNoSecret)
+	}
+	if strings.TrimSpace(user) == "" {
+		return nil, fmt.Errorf("interceptors: minting credentials: %w", token.ErrInvalidUser)
+	}
+	margin := renewMargin(ttl)
+	if ttl <= margin+time.Second {
+		return nil, fmt.Errorf("%w: ttl %v must be longer than %v", ErrTTLTooShort, ttl, margin+time.Second)
+	}
+	o := newCredentialOptions(opts)
+	return &mintingCredentials{
+		secret:   append([]byte(nil), secret...), // the caller may reuse its slice
+		user:     user,
+		ttl:      ttl,
+		margin:   margin,
+		now:      o.now,
+		insecure: o.insecure,
+	}, nil
+}
+
+type mintingCredentials struct {
+	secret   []byte
+	user     string
+	ttl      time.Duration
+	margin   time.Duration
+	now      func() time.Time
+	insecure bool
+
+	current atomic.Pointer[mintedToken] // read without the lock on every call
+	mu      sync.Mutex                  // held while minting, so one call mints
+}
+
+type mintedToken struct {
+	header  string // "Bearer <token>"
+	renewAt time.Time
+}
+
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (c *mintingCredentials) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	t, err := c.token()
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{AuthorizationKey: t.header}, nil
+}
+
+// RequireTransportSecurity implements credentials.PerRPCCredentials.
+func (c *mintingCredentials) RequireTransportSecurity() bool { return !c.insecure }
+
+func (c *mintingCredentials) token() (*mintedToken, error) {
+	now := c.now()
+	if t := c.current.Load(); t != nil && now.Before(t.renewAt) {
+		return t, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Another call may have minted while this one waited for the lock.
+	if t := c.current.Load(); t != nil && now.Before(t.renewAt) {
+		return t, nil
+	}
+	tok, claims, err := token.Issue(c.secret, c.user, c.ttl, now)
+	if err != nil {
+		return nil, err
+	}
+	t := &mintedToken{header: "Bearer " + tok, renewAt: claims.ExpiresAt.Add(-c.margin)}
+	c.current.Store(t)
+	return t, nil
+}

@@ -1,0 +1,452 @@
+package interceptors_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/tokengate/tokengate/interceptors"
+	"github.com/tokengate/tokengate/internal/demoservice"
+	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
+	"github.com/tokengate/tokengate/token"
+)
+
+// serveCreds runs the demo services behind an Authenticator built from cfg
+// on an in-memory listener, stopped with the test.
+func serveCreds(t *testing.T, cfg interceptors.Config, srvOpts ...grpc.ServerOption) *bufconn.Listener {
+	t.Helper()
+	a, err := interceptors.New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	srv := grpc.NewServer(append(srvOpts,
+		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))...)
+	tokengatev1.RegisterStatusServiceServer(srv, &demoservice.Status{Version: "test"})
+	tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{})
+	lis := bufconn.Listen(1 << 16)
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	return lis
+}
+
+// dialCreds connects to lis with opts, plaintext unless opts say otherwise.
+func dialCreds(t *testing.T, lis *bufconn.Listener, opts ...grpc.DialOption) *grpc.ClientConn {
+	t.Helper()
+	opts = append([]grpc.DialOption{
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	}, opts...)
+	conn, err := grpc.NewClient("passthrough:///bufconn", opts...)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func TestCredentialsReachTheHandler(t *testing.T) {
+	t.Parallel()
+	lis := serveCreds(t, interceptors.Config{Secret: secret, Users: []string{"ana"}, StatusToken: statusToken})
+	minting, err := interceptors.MintingCredentials([]byte(secret), "ana", time.Hour, interceptors.AllowInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name       string
+		creds      credentials.PerRPCCredentials
+		echoCode   codes.Code
+		wantUser   string
+		statusCode codes.Code
+	}{
+		{"bearer token", interceptors.BearerToken(mustSign(t, secret, "ana", time.Now().Add(time.Hour)), interceptors.AllowInsecure()),
+			codes.OK, "ana", codes.OK},
+		{"minting", minting, codes.OK, "ana", codes.OK},
+		{"status token opens the status method only", interceptors.StatusTokenCredentials(statusToken, interceptors.AllowInsecure()),
+			codes.Unauthenticated, "", codes.OK},
+		{"wrong status token", interceptors.StatusTokenCredentials("nope", interceptors.AllowInsecure()),
+			codes.Unauthenticated, "", codes.Unauthenticated},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			conn := dialCreds(t, lis, grpc.WithPerRPCCredentials(tc.creds))
+			echo := tokengatev1.NewEchoServiceClient(conn)
+
+			resp, err := echo.UnaryEcho(context.Background(), &tokengatev1.EchoRequest{Message: "hi"})
+			assertCode(t, err, tc.echoCode, "", secret, statusToken)
+			if got := resp.GetUser(); got != tc.wantUser {
+				t.Errorf("unary handler saw user %q, want %q", got, tc.wantUser)
+			}
+			s, err := echo.ServerStreamingEcho(context.Background(), &tokengatev1.EchoRequest{Message: "hi"})
+			if err == nil {
+				var r *tokengatev1.EchoResponse
+				r, err = s.Recv()
+				if got := r.GetUser(); got != tc.wantUser {
+					t.Errorf("stream handler saw user %q, want %q", got, tc.wantUser)
+				}
+			}
+			assertCode(t, err, tc.echoCode, "", secret, statusToken)
+
+			_, err = tokengatev1.NewStatusServiceClient(conn).Status(context.Background(), &tokengatev1.StatusRequest{})
+			assertCode(t, err, tc.statusCode, "", secret, statusToken)
+		})
+	}
+}
+
+// transportSecurityRequired is how grpc refuses a connection without
+// transport security when per-RPC credentials require it.
+const transportSecurityRequired = "credentials require transport level security"
+
+func TestCredentialsRefusePlaintext(t *testing.T) {
+	t.Parallel()
+	minting, err := interceptors.MintingCredentials([]byte(secret), "ana", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := []struct {
+		name  string
+		creds credentials.PerRPCCredentials
+	}{
+		{"bearer token", interceptors.BearerToken("tok")},
+		{"minting", minting},
+		{"status token", interceptors.StatusTokenCredentials(statusToken)},
+	}
+	lis := serveCreds(t, interceptors.Config{Secret: secret, StatusToken: statusToken})
+	plain := dialCreds(t, lis)
+	for _, tc := range all {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if !tc.creds.RequireTransportSecurity() {
+				t.Error("RequireTransportSecurity() = false without AllowInsecure")
+			}
+			_, err := grpc.NewClient("passthrough:///bufconn",
+				grpc.WithTransportCredentials(insecure.NewCredentials()),
+				grpc.WithPerRPCCredentials(tc.creds))
+			if err == nil || !strings.Contains(err.Error(), transportSecurityRequired) {
+				t.Errorf("dialing plaintext: err = %v, want grpc's %q", err, transportSecurityRequired)
+			}
+			// Given to one call instead, they are refused by that call.
+			_, err = tokengatev1.NewStatusServiceClient(plain).Status(context.Background(), &tokengatev1.StatusRequest{},
+				grpc.PerRPCCredentials(tc.creds))
+			assertCode(t, err, codes.Unauthenticated, "cannot send secure credentials on an insecure connection")
+		})
+	}
+}
+
+func TestMintingCredentialsOverTLS(t *testing.T) {
+	t.Parallel()
+	serverTLS, clientTLS := selfSignedTLS(t, "tokengate.test")
+	lis := serveCreds(t, interceptors.Config{Secret: secret}, grpc.Creds(credentials.NewTLS(serverTLS)))
+	minting, err := interceptors.MintingCredentials([]byte(secret), "ana", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := dialCreds(t, lis, grpc.WithTransportCredentials(credentials.NewTLS(clientTLS)), grpc.WithPerRPCCredentials(minting))
+	resp, err := tokengatev1.NewEchoServiceClient(conn).UnaryEcho(context.Background(), &tokengatev1.EchoRequest{})
+	if err != nil || resp.GetUser() != "ana" {
+		t.Fatalf("UnaryEcho over TLS = %v, %v; want user ana", resp, err)
+	}
+}
+
+// selfSignedTLS returns TLS configurations for a server named name and a
+// client that trusts only it.
+func selfSignedTLS(t *testing.T, name string) (server, client *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		DNSNames:              []string{name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	client = &tls.Config{RootCAs: roots, ServerName: name}
+	return server, client
+}
+
+func TestMintingCredentialsArguments(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		secret  []byte
+		user    string
+		ttl     time.Duration
+		wantErr error
+	}{
+		{"one hour", []byte(secret), "ana", time.Hour, nil},
+		{"shortest lifetime", []byte(secret), "ana", 11*time.Second + time.Nanosecond, nil},
+		{"empty secret", nil, "ana", time.Hour, token.ErrNoSecret},
+		{"blank user", []byte(secret), " ", time.Hour, token.ErrInvalidUser},
+		{"zero ttl", []byte(secret), "ana", 0, interceptors.ErrTTLTooShort},
+		{"negative ttl", []byte(secret), "ana", -time.Hour, interceptors.ErrTTLTooShort},
+		{"ttl equal to the margin", []byte(secret), "ana", 10 * time.Second, interceptors.ErrTTLTooShort},
+		{"ttl within the margin plus exp rounding", []byte(secret), "ana", 11 * time.Second, interceptors.ErrTTLTooShort},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := interceptors.MintingCredentials(tc.secret, tc.user, tc.ttl)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if (err == nil) != (c != nil) {
+				t.Errorf("credentials = %v with err = %v", c, err)
+			}
+		})
+	}
+}
+
+// fakeClock is a clock tests move by hand; with tick set, every reading
+// also moves it on by tick. It is safe for concurrent use.
+type fakeClock struct {
+	ns   atomic.Int64
+	tick time.Duration
+
+	mu      sync.Mutex
+	pending int           // readings still to be taken before gate opens
+	gate    chan struct{} // nil when readings are not held
+}
+
+func newFakeClock(start time.Time, tick time.Duration) *fakeClock {
+	c := &fakeClock{tick: tick}
+	c.set(start)
+	return c
+}
+
+func (c *fakeClock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
+
+// holdReadings makes the next n readings wait until all n are taken, so
+// that n concurrent callers have all read the clock before any goes on.
+func (c *fakeClock) holdReadings(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pending, c.gate = n, make(chan struct{})
+}
+
+func (c *fakeClock) now() time.Time {
+	t := time.Unix(0, c.ns.Add(int64(c.tick))-int64(c.tick))
+	c.mu.Lock()
+	gate := c.gate
+	if gate != nil {
+		if c.pending--; c.pending == 0 {
+			close(gate)
+			c.gate = nil
+		}
+	}
+	c.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	return t
+}
+
+// bearerOf returns the token the credentials send on one call.
+func bearerOf(t testing.TB, c credentials.PerRPCCredentials) string {
+	t.Helper()
+	md, err := c.GetRequestMetadata(context.Background())
+	if err != nil {
+		t.Fatalf("GetRequestMetadata: %v", err)
+	}
+	tok, ok := strings.CutPrefix(md["authorization"], "Bearer ")
+	if !ok || len(md) != 1 {
+		t.Fatalf("metadata = %q, want only authorization: Bearer <token>", md)
+	}
+	return tok
+}
+
+// expOf reads the exp claim from tok's payload without verifying it.
+func expOf(t testing.TB, tok string) time.Time {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q is not a compact JWS", tok)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		Exp int64 `json:"exp"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return time.Unix(claims.Exp, 0)
+}
+
+func TestMintingCredentialsRenewal(t *testing.T) {
+	t.Parallel()
+	start := time.Unix(1_700_000_000, 0)
+	tests := []struct {
+		ttl    time.Duration
+		margin time.Duration // documented: max(ttl/5, 10s)
+	}{
+		{time.Hour, 12 * time.Minute},
+		{30 * time.Second, 10 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.ttl.String(), func(t *testing.T) {
+			t.Parallel()
+			clock := newFakeClock(start, 0)
+			c, err := interceptors.MintingCredentials([]byte(secret), "ana", tc.ttl, interceptors.WithCredentialClock(clock.now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := bearerOf(t, c)
+			if got := expOf(t, first); !got.Equal(start.Add(tc.ttl)) {
+				t.Fatalf("first token exp = %v, want %v", got, start.Add(tc.ttl))
+			}
+			renewAt := start.Add(tc.ttl - tc.margin)
+			for _, at := range []time.Time{start.Add(time.Second), renewAt.Add(-time.Second), renewAt.Add(-time.Nanosecond)} {
+				clock.set(at)
+				if bearerOf(t, c) != first {
+					t.Fatalf("token renewed at %v, before the renewal point %v", at.Sub(start), renewAt.Sub(start))
+				}
+			}
+			clock.set(renewAt)
+			second := bearerOf(t, c)
+			if second == first {
+				t.Fatalf("token not renewed at the renewal point %v", renewAt.Sub(start))
+			}
+			if got := expOf(t, second); !got.Equal(renewAt.Add(tc.ttl)) {
+				t.Errorf("renewed token exp = %v, want %v", got, renewAt.Add(tc.ttl))
+			}
+			clock.set(renewAt.Add(tc.ttl - tc.margin - time.Nanosecond))
+			if bearerOf(t, c) != second {
+				t.Error("renewed token replaced before its own renewal point")
+			}
+
+			v, err := token.NewVerifier([]byte(secret), token.WithClock(func() time.Time { return renewAt }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := v.Verify(second); err != nil {
+				t.Errorf("renewed token does not verify: %v", err)
+			}
+		})
+	}
+}
+
+// Callers on 50 goroutines cross a renewal point, ten times over. Each
+// reading of the clock moves it on by a second and every caller reads it
+// before any goes on, so a credential that minted more than once per
+// renewal would hand out tokens with different exp values.
+func TestMintingCredentialsConcurrentRenewal(t *testing.T) {
+	t.Parallel()
+	const (
+		callers  = 50
+		renewals = 10
+		margin   = 12 * time.Minute // max(ttl/5, 10s)
+	)
+	clock := newFakeClock(time.Unix(1_700_000_000, 0), time.Second)
+	c, err := interceptors.MintingCredentials([]byte(secret), "ana", time.Hour, interceptors.WithCredentialClock(clock.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := token.NewVerifier([]byte(secret), token.WithUsers("ana"), token.WithCacheSize(0),
+		token.WithClock(clock.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// round makes one call per caller at once and returns the tokens sent.
+	round := func() map[string]bool {
+		clock.holdReadings(callers)
+		var (
+			mu   sync.Mutex
+			seen = map[string]bool{}
+			wg   sync.WaitGroup
+		)
+		for range callers {
+			wg.Go(func() {
+				md, err := c.GetRequestMetadata(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				seen[strings.TrimPrefix(md["authorization"], "Bearer ")] = true
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		return seen
+	}
+
+	var current string
+	for tok := range round() {
+		if current != "" {
+			t.Fatal("more than one token minted before any renewal")
+		}
+		current = tok
+	}
+	for i := range renewals {
+		// 50 readings a second apart from 10s before the renewal point:
+		// the round crosses it.
+		clock.set(expOf(t, current).Add(-margin - 10*time.Second))
+		var minted []string
+		for tok := range round() {
+			if _, err := v.Verify(tok); err != nil {
+				t.Fatalf("renewal %d: token does not verify: %v", i, err)
+			}
+			if tok != current {
+				minted = append(minted, tok)
+			}
+		}
+		if len(minted) != 1 {
+			t.Fatalf("renewal %d: %d new tokens, want 1", i, len(minted))
+		}
+		current = minted[0]
+	}
+}
+
+func TestCredentialMetadataIsPerCall(t *testing.T) {
+	t.Parallel()
+	c := interceptors.BearerToken("tok")
+	md, _ := c.GetRequestMetadata(context.Background())
+	md["authorization"] = "changed"
+	if got := bearerOf(t, c); got != "tok" {
+		t.Errorf("second call sends %q after the first call's map was changed", got)
+	}
+	if md, _ := interceptors.StatusTokenCredentials(statusToken).GetRequestMetadata(context.Background()); len(md) != 1 || md["x-status-token"] != statusToken {
+		t.Errorf("status token metadata = %q", md)
+	}
+}

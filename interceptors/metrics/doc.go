@@ -1,0 +1,40 @@
+// Package metrics exports the Authenticator's decisions to Prometheus.
+//
+// New registers two collectors and Hook returns the DecisionHook that feeds
+// them; install it with interceptors.WithDecisionHook:
+//
+//	m, err := metrics.New(prometheus.DefaultRegisterer)
+//	a, err := interceptors.New(cfg, interceptors.WithDecisionHook(m.Hook()))
+//
+// The collectors are
+//
+//	tokengate_auth_decisions_total{method,result,reason}  counter
+//	tokengate_auth_verification_seconds{result}           histogram
+//
+// where result is "allowed" or "denied" and reason is the Decision's Reason
+// ("valid_token", "token_expired", "user_not_allowed", …). The histogram's
+// buckets run from 100ns to 10ms: a cached token is checked in well under a
+// microsecond and a full HS256 verification in a few. A stream ended because
+// its token expired is counted as a denial but not timed, since nothing was
+// verified then.
+//
+// The method label is the full gRPC method name, "/pkg.Service/Method". It
+// stays bounded because gRPC calls interceptors only for the methods
+// registered on the server: a call to any other name is answered
+// Unimplemented before the Authenticator, and so this hook, sees it. Two
+// things break that bound: a grpc.UnknownServiceHandler, which runs the
+// stream interceptors for every name a client sends, and
+// Authenticator.Authenticate called with names taken from requests. In
+// those cases wrap the hook and map unknown names to one value first:
+//
+//	h := m.Hook()
+//	hook := func(ctx context.Context, d interceptors.Decision) {
+//		if !known[d.FullMethod] {
+//			d.FullMethod = "unknown"
+//		}
+//		h(ctx, d)
+//	}
+//
+// The reason label has a fixed set of values, and no label ever carries a
+// user or a token.
+package metrics

@@ -1,0 +1,234 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/tokengate/tokengate/interceptors"
+	"github.com/tokengate/tokengate/interceptors/metrics"
+	"github.com/tokengate/tokengate/internal/demoservice"
+	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
+	"github.com/tokengate/tokengate/token"
+)
+
+const secret = "0123456789abcdef0123456789abcdef-metrics"
+
+// serve runs the demo Echo service behind an Authenticator that reports to
+// hook, on an in-memory listener, and returns a connection to it.
+func serve(t *testing.T, hook interceptors.DecisionHook, srvOpts ...grpc.ServerOption) *grpc.ClientConn {
+	t.Helper()
+	a, err := interceptors.New(interceptors.Config{Secret: secret}, interceptors.WithDecisionHook(hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(append(srvOpts,
+		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))...)
+	tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{})
+	lis := bufconn.Listen(1 << 16)
+	go func() { _ = srv.Serve(lis) }()
+	conn, err := grpc.NewClient("passthrough:///bufconn",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		srv.Stop()
+	})
+	return conn
+}
+
+func bearer(t *testing.T, exp time.Time) context.Context {
+	t.Helper()
+	tok, err := token.Sign([]byte(secret), token.Claims{User: "ana", ExpiresAt: exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
+}
+
+// observations returns the histogram's sample count for each result.
+func observations(t *testing.T, reg prometheus.Gatherer) map[string]uint64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]uint64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "tokengate_auth_verification_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" {
+					counts[l.GetValue()] = m.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+	}
+	return counts
+}
+
+func TestDecisionsAreCounted(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := tokengatev1.NewEchoServiceClient(serve(t, m.Hook()))
+	req := &tokengatev1.EchoRequest{Message: "hi"}
+
+	valid := bearer(t, time.Now().Add(time.Hour))
+	for range 2 {
+		if _, err := echo.UnaryEcho(valid, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		_, err := echo.UnaryEcho(context.Background(), req)
+		if status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("call without a token: %v", err)
+		}
+	}
+	s, err := echo.ServerStreamingEcho(bearer(t, time.Now().Add(-time.Hour)), req)
+	if err == nil {
+		_, err = s.Recv()
+	}
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("stream with an expired token: %v", err)
+	}
+
+	const want = `
+# HELP tokengate_auth_decisions_total Authentication decisions by gRPC method, result (allowed or denied) and reason.
+# TYPE tokengate_auth_decisions_total counter
+tokengate_auth_decisions_total{method="/tokengate.v1.EchoService/ServerStreamingEcho",reason="token_expired",result="denied"} 1
+tokengate_auth_decisions_total{method="/tokengate.v1.EchoService/UnaryEcho",reason="missing_token",result="denied"} 2
+tokengate_auth_decisions_total{method="/tokengate.v1.EchoService/UnaryEcho",reason="valid_token",result="allowed"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tokengate_auth_decisions_total"); err != nil {
+		t.Error(err)
+	}
+	if got := observations(t, reg); got["allowed"] != 2 || got["denied"] != 3 {
+		t.Errorf("histogram observations = %v, want allowed 2, denied 3", got)
+	}
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 5 { // 3 counter series, 2 histograms
+		t.Errorf("series = %d, %v; want 5", n, err)
+	}
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil || len(problems) != 0 {
+		t.Errorf("promlint: %v, %v", problems, err)
+	}
+}
+
+// gRPC answers methods the server does not register before any
+// interceptor runs, so callers cannot invent method label values.
+func TestUnknownMethodsNeverReachTheHook(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := serve(t, m.Hook())
+	ctx := bearer(t, time.Now().Add(time.Hour))
+	for _, method := range []string{"/tokengate.v1.EchoService/Nope", "/no.such.Service/Call"} {
+		err := conn.Invoke(ctx, method, &tokengatev1.EchoRequest{}, &tokengatev1.EchoResponse{})
+		if status.Code(err) != codes.Unimplemented {
+			t.Errorf("unary %s: %v, want Unimplemented", method, err)
+		}
+		s, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, method)
+		if err == nil {
+			err = s.RecvMsg(&tokengatev1.EchoResponse{})
+		}
+		if status.Code(err) != codes.Unimplemented {
+			t.Errorf("stream %s: %v, want Unimplemented", method, err)
+		}
+	}
+	if n, err := testutil.GatherAndCount(reg, "tokengate_auth_decisions_total"); err != nil || n != 0 {
+		t.Errorf("decision series = %d, %v; want 0", n, err)
+	}
+}
+
+// The exception the package documentation warns about: with an
+// UnknownServiceHandler, the stream interceptors see every name sent.
+func TestUnknownServiceHandlerReachesTheHook(t *testing.T) {
+	t.Parallel()
+	var seen []string
+	hook := func(_ context.Context, d interceptors.Decision) { seen = append(seen, d.FullMethod) }
+	conn := serve(t, hook, grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
+		return status.Error(codes.Unimplemented, "no")
+	}))
+	err := conn.Invoke(context.Background(), "/made.up.Service/Anything", &tokengatev1.EchoRequest{}, &tokengatev1.EchoResponse{})
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("err = %v, want Unauthenticated from the interceptor", err)
+	}
+	if len(seen) != 1 || seen[0] != "/made.up.Service/Anything" {
+		t.Errorf("hook saw %q", seen)
+	}
+}
+
+func TestNewRegistrationErrors(t *testing.T) {
+	t.Parallel()
+	var already prometheus.AlreadyRegisteredError
+
+	reg := prometheus.NewRegistry()
+	if _, err := metrics.New(reg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := metrics.New(reg); !errors.As(err, &already) {
+		t.Errorf("second New on one registry: err = %v, want an AlreadyRegisteredError", err)
+	}
+
+	// When the second collector cannot be registered, the first is taken
+	// back out.
+	reg = prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "tokengate_auth_verification_seconds", Help: "taken"}))
+	if _, err := metrics.New(reg); err == nil {
+		t.Fatal("New succeeded with its histogram's name taken")
+	}
+	if _, err := metrics.New(prometheus.WrapRegistererWithPrefix("other_", reg)); err != nil {
+		t.Errorf("New under another prefix: %v", err)
+	}
+	counter := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tokengate_auth_decisions_total",
+		Help: "Authentication decisions by gRPC method, result (allowed or denied) and reason.",
+	}, []string{"method", "result", "reason"})
+	if err := reg.Register(counter); err != nil {
+		t.Errorf("the counter of a failed New is still registered: %v", err)
+	}
+}
+
+func TestNewNilUsesDefaultRegisterer(t *testing.T) {
+	m, err := metrics.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // so that -count=2 can register again
+		prometheus.DefaultRegisterer.Unregister(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokengate_auth_decisions_total"}, []string{"method", "result", "reason"}))
+		prometheus.DefaultRegisterer.Unregister(prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tokengate_auth_verification_seconds"}, []string{"result"}))
+	})
+	m.Hook()(context.Background(), interceptors.Decision{FullMethod: "/x.Y/Z", Allowed: true, Reason: interceptors.ReasonValidToken})
+	n, err := testutil.GatherAndCount(prometheus.DefaultGatherer, "tokengate_auth_decisions_total")
+	if err != nil || n != 1 {
+		t.Errorf("default registry holds %d decision series (%v), want 1", n, err)
+	}
+}

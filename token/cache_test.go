@@ -1,0 +1,373 @@
+package token
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var (
+	cacheSecret = []byte("cache-test-secret-5a0f3c8e1b7d9246")
+	cacheNow    = time.Unix(1_700_000_000, 0)
+)
+
+// clockAt is a Verifier clock the test can move.
+type clockAt struct{ ns atomic.Int64 }
+
+func newClockAt(t time.Time) *clockAt {
+	c := &clockAt{}
+	c.set(t)
+	return c
+}
+func (c *clockAt) set(t time.Time) { c.ns.Store(t.UnixNano()) }
+func (c *clockAt) now() time.Time  { return time.Unix(0, c.ns.Load()) }
+func (c *clockAt) option() Option  { return WithClock(c.now) }
+func fixedAt(t time.Time) Option   { return WithClock(func() time.Time { return t }) }
+func mustVerifier(tb testing.TB, secret []byte, opts ...Option) *Verifier {
+	tb.Helper()
+	v, err := NewVerifier(secret, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
+func cacheToken(tb testing.TB, secret []byte, user string, exp time.Time) string {
+	tb.Helper()
+	tok, err := Sign(secret, Claims{User: user, ExpiresAt: exp})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// unverifiable makes v unable to verify anything from scratch: only its
+// cache can still say yes. The settings of a real Verifier never change;
+// this is how a test tells a cached answer from a computed one.
+func unverifiable(v *Verifier) {
+	v.secrets = [][]byte{[]byte("a secret nobody signed with")}
+}
+
+func TestCacheServesVerifiedTokens(t *testing.T) {
+	t.Parallel()
+	tok := cacheToken(t, cacheSecret, "alice", cacheNow.Add(time.Hour))
+
+	v := mustVerifier(t, cacheSecret, fixedAt(cacheNow))
+	first, err := v.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := v.cache.len(); n != 1 {
+		t.Fatalf("cache holds %d entries after one verified token, want 1", n)
+	}
+	unverifiable(v)
+	again, err := v.Verify(tok)
+	if err != nil {
+		t.Fatalf("second Verify = %v: the token was not served from the cache", err)
+	}
+	if again != first {
+		t.Errorf("cached claims = %+v, want %+v", again, first)
+	}
+
+	// The same probe without a cache: the second call is computed, and fails.
+	uncached := mustVerifier(t, cacheSecret, fixedAt(cacheNow), WithCacheSize(0))
+	if _, err := uncached.Verify(tok); err != nil {
+		t.Fatal(err)
+	}
+	unverifiable(uncached)
+	if _, err := uncached.Verify(tok); !errors.Is(err, ErrSignatureInvalid) {
+		t.Errorf("Verify without a cache = %v, want ErrSignatureInvalid", err)
+	}
+}
+
+// TestCacheRespectsExpiry: a cached token is served through exp + leeway
+// (whole seconds, like the full check) and never after.
+func TestCacheRespectsExpiry(t *testing.T) {
+	t.Parallel()
+	const leeway = 5 * time.Second
+	exp := cacheNow.Add(time.Minute)
+	tok := cacheToken(t, cacheSecret, "alice", exp)
+	tests := []struct {
+		name    string
+		now     time.Time
+		wantErr error // nil: valid, and served from the cache
+	}{
+		{"before exp", exp.Add(-time.Second), nil},
+		{"at exp", exp, nil},
+		{"at exp + leeway", exp.Add(leeway), nil},
+		{"within the last second of the leeway", exp.Add(leeway + 999*time.Millisecond), nil},
+		{"one second past exp + leeway", exp.Add(leeway + time.Second), ErrExpired},
+		{"long after", exp.Add(24 * time.Hour), ErrExpired},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clock := newClockAt(cacheNow)
+			v := mustVerifier(t, cacheSecret, clock.option(), WithLeeway(leeway))
+			if _, err := v.Verify(tok); err != nil {
+				t.Fatal(err)
+			}
+			clock.set(tc.now)
+			if _, err := v.Verify(tok); !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Verify = %v, want %v", err, tc.wantErr)
+			}
+			// Only the cache can accept the token now: it must when the
+			// token is valid, and must not when it has expired.
+			unverifiable(v)
+			wantErr := tc.wantErr
+			if wantErr != nil {
+				wantErr = ErrSignatureInvalid
+			}
+			if _, err := v.Verify(tok); !errors.Is(err, wantErr) {
+				t.Errorf("Verify with only the cache able to say yes = %v, want %v", err, wantErr)
+			}
+		})
+	}
+}
+
+// TestCacheNeverStoresFailures: a rejected token is not remembered, so a
+// token refused because it is not valid yet is accepted once it is.
+func TestCacheNeverStoresFailures(t *testing.T) {
+	t.Parallel()
+	exp := cacheNow.Add(time.Hour)
+	notYet, err := Sign(cacheSecret, Claims{User: "alice", ExpiresAt: exp, NotBefore: cacheNow.Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := []struct {
+		tok     string
+		wantErr error
+	}{
+		{cacheToken(t, []byte("another secret"), "alice", exp), ErrSignatureInvalid},
+		{cacheToken(t, cacheSecret, "alice", cacheNow.Add(-time.Second)), ErrExpired},
+		{cacheToken(t, cacheSecret, "mallory", exp), ErrUserNotAllowed},
+		{notYet, ErrNotYetValid},
+		{"not.a.token", ErrMalformed},
+	}
+	clock := newClockAt(cacheNow)
+	v := mustVerifier(t, cacheSecret, clock.option(), WithUsers("alice"))
+	for _, b := range bad {
+		for range 3 {
+			if _, err := v.Verify(b.tok); !errors.Is(err, b.wantErr) {
+				t.Fatalf("Verify = %v, want %v", err, b.wantErr)
+			}
+		}
+	}
+	if n := v.cache.len(); n != 0 {
+		t.Fatalf("cache holds %d entries after only failures, want 0", n)
+	}
+
+	clock.set(cacheNow.Add(time.Minute))
+	if _, err := v.Verify(notYet); err != nil {
+		t.Errorf("Verify once nbf has passed = %v, want valid", err)
+	}
+}
+
+func TestCacheIsBounded(t *testing.T) {
+	t.Parallel()
+	const size, tokens = 64, 10_000
+	v := mustVerifier(t, cacheSecret, fixedAt(cacheNow), WithCacheSize(size))
+	var last string
+	for i := range tokens {
+		last = cacheToken(t, cacheSecret, fmt.Sprintf("user-%d", i), cacheNow.Add(time.Hour))
+		if _, err := v.Verify(last); err != nil {
+			t.Fatal(err)
+		}
+		if n := v.cache.len(); n > size {
+			t.Fatalf("after %d tokens the cache holds %d entries, more than %d", i+1, n, size)
+		}
+	}
+	if n := v.cache.len(); n < size/2 {
+		t.Errorf("cache holds %d entries after %d tokens: it barely caches", n, tokens)
+	}
+	unverifiable(v)
+	if _, err := v.Verify(last); err != nil {
+		t.Errorf("the token verified last is not served from the cache: %v", err)
+	}
+}
+
+func TestCacheSizeZeroDisablesIt(t *testing.T) {
+	t.Parallel()
+	tok := cacheToken(t, cacheSecret, "alice", cacheNow.Add(time.Hour))
+	for _, size := range []int{0, -1} {
+		v := mustVerifier(t, cacheSecret, fixedAt(cacheNow), WithCacheSize(size))
+		if v.cache != nil {
+			t.Fatalf("WithCacheSize(%d) kept a cache", size)
+		}
+		for range 2 {
+			if c, err := v.Verify(tok); err != nil || c.User != "alice" {
+				t.Fatalf("WithCacheSize(%d): Verify = %+v, %v", size, c, err)
+			}
+		}
+	}
+}
+
+// TestCacheConcurrent mixes repeated, new and bad tokens from several
+// goroutines on a small cache, so that entries are added, served and
+// evicted at the same time; run it with -race.
+func TestCacheConcurrent(t *testing.T) {
+	t.Parallel()
+	const goroutines, rounds = 8, 400
+	exp := cacheNow.Add(time.Hour)
+	v := mustVerifier(t, cacheSecret, fixedAt(cacheNow), WithCacheSize(32))
+
+	repeated := make([]string, 8)
+	for i := range repeated {
+		repeated[i] = cacheToken(t, cacheSecret, fmt.Sprintf("shared-%d", i), exp)
+	}
+	forged := cacheToken(t, []byte("forger"), "shared-0", exp)
+	expired := cacheToken(t, cacheSecret, "shared-1", cacheNow.Add(-time.Minute))
+
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range rounds {
+				r := i % len(repeated)
+				check(t, v, repeated[r], fmt.Sprintf("shared-%d", r), nil)
+				user := fmt.Sprintf("g%d-%d", g, i)
+				fresh, err := Sign(cacheSecret, Claims{User: user, ExpiresAt: exp})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				check(t, v, fresh, user, nil)
+				check(t, v, forged, "", ErrSignatureInvalid)
+				check(t, v, expired, "", ErrExpired)
+			}
+		})
+	}
+	wg.Wait()
+	if n := v.cache.len(); n > 32 {
+		t.Errorf("cache holds %d entries, more than 32", n)
+	}
+}
+
+func check(t *testing.T, v *Verifier, tok, wantUser string, wantErr error) {
+	c, err := v.Verify(tok)
+	if !errors.Is(err, wantErr) || c.User != wantUser {
+		t.Errorf("Verify = %q, %v; want %q, %v", c.User, err, wantUser, wantErr)
+	}
+}
+
+// TestCacheIsPerVerifier: a token one Verifier has cached is judged afresh
+// by another, with that one's secret and users.
+func TestCacheIsPerVerifier(t *testing.T) {
+	t.Parallel()
+	tok := cacheToken(t, cacheSecret, "alice", cacheNow.Add(time.Hour))
+	first := mustVerifier(t, cacheSecret, fixedAt(cacheNow))
+	if _, err := first.Verify(tok); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		other   *Verifier
+		wantErr error
+	}{
+		{"another secret", mustVerifier(t, []byte("another secret"), fixedAt(cacheNow)), ErrSignatureInvalid},
+		{"same secret, other users", mustVerifier(t, cacheSecret, fixedAt(cacheNow), WithUsers("bob")), ErrUserNotAllowed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := tc.other.Verify(tok); !errors.Is(err, tc.wantErr) {
+				t.Errorf("Verify = %v, want %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestCacheDiesWithItsVerifier: a Verifier that is dropped (replaced after
+// a change of secret or users, say) takes its cache with it, however far
+// off the expiry of the tokens in it.
+func TestCacheDiesWithItsVerifier(t *testing.T) {
+	t.Parallel()
+	freed := make(chan struct{})
+	func() {
+		v := mustVerifier(t, cacheSecret)
+		tok := cacheToken(t, cacheSecret, "alice", time.Now().Add(time.Hour))
+		if _, err := v.Verify(tok); err != nil {
+			t.Fatal(err)
+		}
+		if n := v.cache.len(); n != 1 {
+			t.Fatalf("cache holds %d entries, want 1", n)
+		}
+		runtime.AddCleanup(v.cache, func(freed chan struct{}) { close(freed) }, freed)
+	}()
+	for range 100 {
+		runtime.GC()
+		select {
+		case <-freed:
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatal("the cache of a dropped Verifier is still reachable: it lives until its tokens expire")
+}
+
+// TestCacheConfirmsTheToken: the hash only finds an entry; the whole token
+// must match before its claims are served.
+func TestCacheConfirmsTheToken(t *testing.T) {
+	t.Parallel()
+	exp := cacheNow.Add(time.Hour)
+	tokA := cacheToken(t, cacheSecret, "alice", exp)
+	tokB := cacheToken(t, cacheSecret, "bobby", exp)
+	if len(tokA) != len(tokB) {
+		t.Fatalf("tokens of %d and %d bytes, want equal lengths", len(tokA), len(tokB))
+	}
+	v := mustVerifier(t, cacheSecret, fixedAt(cacheNow))
+	if _, err := v.Verify(tokA); err != nil {
+		t.Fatal(err)
+	}
+	unverifiable(v)
+	if c, err := v.Verify(tokB); !errors.Is(err, ErrSignatureInvalid) {
+		t.Fatalf("Verify(B) with only A cached = %+v, %v; want ErrSignatureInvalid", c, err)
+	}
+
+	// Force a collision: file A's entry under B's hash too, where a
+	// lookup of B lands.
+	hashOf := func(tok string) uint64 { return maphash.String(v.cache.seed, tok) }
+	hA, hB := hashOf(tokA), hashOf(tokB)
+	entryA := v.cache.shards[hA%cacheShards].entries[hA]
+	if entryA == nil {
+		t.Fatal("A is not in the cache")
+	}
+	v.cache.shards[hB%cacheShards].entries[hB] = entryA
+	if c, err := v.Verify(tokB); !errors.Is(err, ErrSignatureInvalid) {
+		t.Fatalf("Verify(B) whose hash finds A's entry = %+v, %v; want ErrSignatureInvalid", c, err)
+	}
+	if c, err := v.Verify(tokA); err != nil || c.User != "alice" {
+		t.Fatalf("Verify(A) = %+v, %v; want alice's claims from the cache", c, err)
+	}
+}
+
+func TestEqualConstantTime(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"", "", true},
+		{"a", "a", true},
+		{"token", "token", true},
+		{"token", "tokem", false},
+		{"token", "Token", false},
+		{"abc", "abd", false},
+		{"xbc", "abc", false},
+		{"abc", "abcd", false},
+		{"abcd", "abc", false},
+		{"", "a", false},
+		{"\x00", "", false},
+		{"\x00", "\x01", false},
+		{"\xff\xfe", "\xff\xfe", true},
+	}
+	for _, tc := range tests {
+		if got := equalConstantTime(tc.a, tc.b); got != tc.want {
+			t.Errorf("equalConstantTime(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
