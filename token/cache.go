@@ -46,6 +46,9 @@ type cacheEntry struct {
 // live reports whether e may still be served, by the monotonic clock.
 func (e *cacheEntry) live() bool { return time.Since(e.stored) < e.ttl }
 
+// liveAt is live for a time read once, with its monotonic reading.
+func (e *cacheEntry) liveAt(now time.Time) bool { return now.Sub(e.stored) < e.ttl }
+
 func newCache(size int) *cache {
 	c := &cache{seed: maphash.MakeSeed(), limit: max(1, (size+cacheShards-1)/cacheShards)}
 	for i := range c.shards {
@@ -91,8 +94,9 @@ func (c *cache) put(tok string, claims Claims, until, now time.Time) {
 // tokens pays for a scan once every limit/8 inserts, not on each. Called
 // with the lock held.
 func (s *cacheShard) evict(limit int) {
+	now := time.Now()
 	for h, e := range s.entries {
-		if !e.live() {
+		if !e.liveAt(now) {
 			delete(s.entries, h)
 		}
 	}

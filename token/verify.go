@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -231,16 +230,16 @@ func (v *Verifier) checkHeader(seg string) error {
 // payload is the wire form of the claims we read; any other claim is ignored,
 // as Brevia ignores it.
 type payload struct {
-	User          *string `json:"user"`
-	Exp, Nbf, Iat *numericDate
+	User          *string  `json:"user"`
+	Exp, Nbf, Iat *float64 // NumericDates: JSON numbers of seconds
 }
 
 // wirePayload is payload with every claim tagged, for the fast path.
 type wirePayload struct {
-	User *string      `json:"user"`
-	Exp  *numericDate `json:"exp"`
-	Nbf  *numericDate `json:"nbf"`
-	Iat  *numericDate `json:"iat"`
+	User *string  `json:"user"`
+	Exp  *float64 `json:"exp"`
+	Nbf  *float64 `json:"nbf"`
+	Iat  *float64 `json:"iat"`
 }
 
 // claimNames are the claims readPayload looks up.
@@ -295,41 +294,29 @@ func readPayload(raw []byte) (payload, error) {
 // all lower case. A false answer is certain; a true one only sends the
 // payload down the exact path.
 func mayHoldCaseVariants(raw []byte) bool {
-	for _, c := range raw {
+	for i, c := range raw {
 		if c == '\\' || c >= 0x80 {
 			return true
 		}
-	}
-	for _, name := range claimNames {
-		for i := 0; i+len(name) <= len(raw); i++ {
-			w := raw[i : i+len(name)]
-			if w[0]|0x20 == name[0] && bytes.EqualFold(w, []byte(name)) && string(w) != name {
-				return true
+		switch c | 0x20 { // the first letters of claimNames, in any case
+		case 'u', 'e', 'n', 'i':
+			for _, name := range claimNames {
+				if len(raw)-i >= len(name) && bytes.EqualFold(raw[i:i+len(name)], []byte(name)) &&
+					string(raw[i:i+len(name)]) != name {
+					return true
+				}
 			}
 		}
 	}
 	return false
 }
 
-// numericDate is jwt.NumericDate without its tolerance for numbers written
-// as strings ("exp":"123"): RFC 7519 says a NumericDate is a JSON number.
-type numericDate struct{ jwt.NumericDate }
-
-// UnmarshalJSON reads a JSON number of seconds, as jwt.NumericDate does, but
-// with strconv directly: encoding/json has already checked b is a valid JSON
-// value, so a leading digit or '-' means a JSON number, whose grammar
-// strconv.ParseFloat accepts.
-func (d *numericDate) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
-		return ErrInvalidClaims
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
-		return ErrInvalidClaims
-	}
+// numericDate turns a NumericDate, read as a JSON number into a float64
+// (so "exp":"123", a string, is refused by encoding/json), into a time, as
+// jwt.NumericDate does.
+func numericDate(f float64) time.Time {
 	sec, frac := math.Modf(f)
-	d.NumericDate = *jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9)))
-	return nil
+	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))).Time
 }
 
 func (v *Verifier) checkClaims(seg string, now time.Time) (Claims, error) {
@@ -344,17 +331,24 @@ func (v *Verifier) checkClaims(seg string, now time.Time) (Claims, error) {
 	if p.Exp == nil {
 		return Claims{}, ErrNoExpiry
 	}
+	c := Claims{ExpiresAt: numericDate(*p.Exp)}
+	if p.Nbf != nil {
+		c.NotBefore = numericDate(*p.Nbf)
+	}
+	if p.Iat != nil {
+		c.IssuedAt = numericDate(*p.Iat)
+	}
 	// NumericDates name whole seconds and python-jose compares them with
 	// the current whole second, so a token is valid through its exp second
 	// (exp == now is valid) and valid from its nbf second on.
 	sec := now.Truncate(time.Second)
-	if sec.After(p.Exp.Add(v.leeway)) {
+	if sec.After(c.ExpiresAt.Add(v.leeway)) {
 		return Claims{}, ErrExpired
 	}
-	if p.Nbf != nil && p.Nbf.Add(-v.leeway).After(sec) {
+	if p.Nbf != nil && c.NotBefore.Add(-v.leeway).After(sec) {
 		return Claims{}, ErrNotYetValid
 	}
-	if p.Iat != nil && p.Iat.Add(-v.leeway).After(sec) {
+	if p.Iat != nil && c.IssuedAt.Add(-v.leeway).After(sec) {
 		return Claims{}, ErrNotYetValid
 	}
 	if p.User == nil || strings.TrimSpace(*p.User) == "" {
@@ -365,12 +359,6 @@ func (v *Verifier) checkClaims(seg string, now time.Time) (Claims, error) {
 			return Claims{}, ErrUserNotAllowed
 		}
 	}
-	c := Claims{User: *p.User, ExpiresAt: p.Exp.Time}
-	if p.Nbf != nil {
-		c.NotBefore = p.Nbf.Time
-	}
-	if p.Iat != nil {
-		c.IssuedAt = p.Iat.Time
-	}
+	c.User = *p.User
 	return c, nil
 }
