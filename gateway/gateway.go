@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
@@ -115,6 +116,10 @@ func incomingHeaderMatcher(key string) (string, bool) {
 // statusTokenMetadata turns ?token= into x-status-token metadata when the
 // route maps to a status RPC. Every value is passed on, so a request with
 // two tokens is refused by the server instead of one being chosen here.
+// gRPC metadata values must be printable ASCII (grpc-go refuses to send
+// anything else, and the call would fail with Internal, HTTP 500): if any
+// value is not, none is passed and the call is decided on its bearer token,
+// as with a wrong status token.
 func (c *config) statusTokenMetadata(ctx context.Context, r *http.Request) metadata.MD {
 	method, ok := runtime.RPCMethod(ctx)
 	if !ok || !c.statusMethods[method] {
@@ -124,7 +129,21 @@ func (c *config) statusTokenMetadata(ctx context.Context, r *http.Request) metad
 	if !ok {
 		return nil
 	}
+	for _, v := range vals {
+		if !printableASCII(v) {
+			return nil
+		}
+	}
 	return metadata.MD{StatusTokenKey: vals}
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // errorHandler is grpc-gateway's default error handler with an RFC 6750
@@ -132,10 +151,26 @@ func (c *config) statusTokenMetadata(ctx context.Context, r *http.Request) metad
 // WWW-Authenticate, which is not a challenge. (Errors of streaming routes
 // do not pass here; Handler covers those.)
 func (c *config) errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	err = validUTF8Message(err)
 	if status.Code(err) == codes.Unauthenticated {
 		w = &challengeWriter{ResponseWriter: w, challenge: challenge(c.realm, r)}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// validUTF8Message replaces invalid UTF-8 in a status error's message.
+// grpc-gateway echoes some request input in its own errors (a bad
+// Grpc-Timeout header: InvalidArgument), and cannot marshal a message that
+// is not UTF-8: it would answer 500 "failed to marshal error message"
+// instead of the error's own code.
+func validUTF8Message(err error) error {
+	se, ok := err.(interface{ GRPCStatus() *status.Status })
+	if !ok || utf8.ValidString(se.GRPCStatus().Message()) {
+		return err
+	}
+	p := se.GRPCStatus().Proto()
+	p.Message = strings.ToValidUTF8(p.Message, "\uFFFD")
+	return status.FromProto(p).Err()
 }
 
 // challenge builds the WWW-Authenticate value. error="invalid_token" is
@@ -228,15 +263,38 @@ func (w bodylessWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // RedactURL returns u as a string fit for logs: the value of the status
 // token parameter is replaced, since it is a secret that travels in a URL.
+// The rest of the query is kept as it came.
 func RedactURL(u *url.URL) string {
-	q := u.Query()
-	if _, ok := q[StatusTokenParam]; !ok {
-		return u.String()
-	}
-	for i := range q[StatusTokenParam] {
-		q[StatusTokenParam][i] = "REDACTED"
-	}
 	c := *u
-	c.RawQuery = q.Encode()
+	c.RawQuery = redactQuery(u.RawQuery)
 	return c.String()
+}
+
+// redactQuery works on the query's text rather than on url.Query, which
+// drops the pairs it cannot parse (a bad escape, a ';' separator) and so
+// would leave a token in such a pair in the log. Every pair separated by '&'
+// or ';' whose key is, or decodes to, "token" loses its value.
+func redactQuery(raw string) string {
+	var b strings.Builder
+	for rest := raw; rest != ""; {
+		pair := rest
+		sep := ""
+		if i := strings.IndexAny(rest, "&;"); i >= 0 {
+			pair, sep, rest = rest[:i], rest[i:i+1], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		if key, _, ok := strings.Cut(pair, "="); ok {
+			name, err := url.QueryUnescape(key)
+			if err != nil {
+				name = key
+			}
+			if name == StatusTokenParam {
+				pair = key + "=REDACTED"
+			}
+		}
+		b.WriteString(pair)
+		b.WriteString(sep)
+	}
+	return b.String()
 }

@@ -1,0 +1,166 @@
+package gateway_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tokengate/tokengate/gateway"
+)
+
+var fuzzRoutes = []struct {
+	method, path, rpc string
+}{
+	{http.MethodGet, "/status", statusRPC},
+	{http.MethodPost, "/v1/echo", unaryRPC},
+	{http.MethodGet, "/v1/echo/stream", streamRPC},
+	{http.MethodHead, "/status", statusRPC},
+}
+
+func FuzzHeaderMapping(f *testing.F) {
+	// route, two headers, Authorization headers (how many and their values),
+	// the raw query, and a value for ?token=.
+	f.Add(uint8(0), "X-Status-Token", "abc", "Grpc-Metadata-Authorization", "Bearer evil", uint8(1), "Bearer x", "Bearer y", "", "abc")
+	f.Add(uint8(1), "Grpc-Metadata-X-Status-Token", "abc", "Authorization", "Bearer z", uint8(2), "Bearer x", "Bearer y", "message=hi", "abc")
+	f.Add(uint8(2), "authorization", "Bearer lower", "Cookie", "token=abc", uint8(0), "", "", "message=a+b&token=t1", "t2")
+	f.Add(uint8(3), "Grpc-Timeout", "1S", "User-Agent", "probe", uint8(1), "Basic YW5hOnB3", "", "token=a;token=b", "caf\u00e9")
+	f.Add(uint8(0), "Grpc-Metadata-Foo-Bin", "AAEC", "Grpcgateway-Authorization", "Bearer evil", uint8(1), "Bearer \x00x", "", "tok%65n=abc&%zz", "\x00")
+	f.Add(uint8(1), "Content-Type", "application/x-www-form-urlencoded", "X-Http-Method-Override", "GET", uint8(1), "Bearer x", "", "token=abc", "")
+	// Found by fuzzing: grpc-gateway echoed the bad header in an error
+	// message it could not marshal (500 before validUTF8Message).
+	f.Add(uint8(1), "GrpC-Timeout", "\xab", "0", "0", uint8(1), "0", "0", "0", "0")
+	// A ?token= that cannot be gRPC metadata (500 before printableASCII).
+	f.Add(uint8(0), "", "", "", "", uint8(0), "", "", "", "caf\u00e9")
+
+	// One recording backend and gateway for the whole run (per fuzzing
+	// process), stopped when it ends. Inputs are served in process, which
+	// skips net/http's own checks of header names and values: the gateway
+	// must hold without them. Each request carries an id to the backend
+	// (see idKey) to find its call among others.
+	b := newBackend(f)
+	mux := gateway.NewServeMux(nil)
+	b.register(f, mux)
+	handler := gateway.Handler(mux)
+	var nextID atomic.Uint64
+
+	f.Fuzz(func(t *testing.T, route uint8, n1, v1, n2, v2 string, nAuth uint8, auth1, auth2, rawQuery, tok string) {
+		rt := fuzzRoutes[int(route)%len(fuzzRoutes)]
+
+		if tok != "" {
+			if rawQuery != "" {
+				rawQuery += "&"
+			}
+			rawQuery += gateway.StatusTokenParam + "=" + url.QueryEscape(tok)
+		}
+		u := &url.URL{Path: rt.path, RawQuery: rawQuery}
+
+		h := http.Header{}
+		h.Add(n1, v1)
+		h.Add(n2, v2)
+		for _, a := range []string{auth1, auth2}[:min(int(nAuth)%3, 2)] {
+			h.Add("Authorization", a)
+		}
+		sentAuth := slices.Clone(h.Values("Authorization"))
+		sentTokens := u.Query()[gateway.StatusTokenParam]
+
+		id := strconv.FormatUint(nextID.Add(1), 10)
+		ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), idKey{}, id), 10*time.Second)
+		defer cancel()
+		req := (&http.Request{
+			Method:     rt.method,
+			URL:        u,
+			Proto:      "HTTP/1.1",
+			ProtoMajor: 1,
+			ProtoMinor: 1,
+			Header:     h,
+			Body:       http.NoBody,
+			Host:       "gateway.test",
+			RemoteAddr: "127.0.0.1:40000",
+			RequestURI: u.RequestURI(),
+		}).WithContext(ctx)
+
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+
+		if rec.Code >= 500 && !legitimate5xx(rec.Code, h) && !upstream500(rec.Code, rt.rpc, u) {
+			t.Fatalf("%s %s with %q: status %d, body %s", rt.method, u, h, rec.Code, rec.Body)
+		}
+
+		c, called := b.rec.take(id)
+		if rec.Code == http.StatusOK && !called {
+			t.Fatalf("200 without a backend call")
+		}
+		if !called {
+			return
+		}
+		if c.method != rt.rpc {
+			t.Fatalf("backend method %q, want %q", c.method, rt.rpc)
+		}
+		gotAuth := c.md.Get(gateway.AuthorizationKey)
+		if len(gotAuth) > len(sentAuth) {
+			t.Fatalf("backend sees %d authorization values %q, request had %d Authorization headers %q", len(gotAuth), gotAuth, len(sentAuth), sentAuth)
+		}
+		left := slices.Clone(sentAuth)
+		for _, v := range gotAuth {
+			i := slices.Index(left, v)
+			if i < 0 {
+				t.Fatalf("backend sees authorization %q, not an Authorization header value (%q); headers %q", v, sentAuth, h)
+			}
+			left = slices.Delete(left, i, i+1)
+		}
+		st, hasST := c.md[gateway.StatusTokenKey]
+		if rt.rpc != statusRPC && hasST {
+			t.Fatalf("backend sees x-status-token %q on %s", st, rt.rpc)
+		}
+		for _, v := range st {
+			if !slices.Contains(sentTokens, v) {
+				t.Fatalf("backend sees x-status-token %q, not a ?token= value (%q)", v, sentTokens)
+			}
+		}
+		for k := range c.md {
+			if (strings.Contains(k, "authorization") && k != gateway.AuthorizationKey) ||
+				(strings.Contains(k, "status-token") && k != gateway.StatusTokenKey) {
+				t.Fatalf("backend sees a credential under %q: %q", k, c.md[k])
+			}
+		}
+	})
+}
+
+// legitimate5xx reports whether a 5xx answer is what the client asked for
+// rather than a failure of the gateway: a Grpc-Timeout header short enough
+// to expire (504), or an X-HTTP-Method-Override to a method the route lacks
+// (grpc-gateway answers 405 routing errors with 501).
+func legitimate5xx(code int, h http.Header) bool {
+	switch code {
+	case http.StatusGatewayTimeout:
+		return h.Get("Grpc-Timeout") != ""
+	case http.StatusNotImplemented:
+		return h.Get("X-Http-Method-Override") != ""
+	}
+	return false
+}
+
+// upstream500 reports the one 5xx known to come from grpc-gateway itself,
+// outside this package's reach: it copies ?message= into the request
+// message without checking UTF-8, and grpc-go then refuses to marshal it
+// (Internal, 500).
+func upstream500(code int, rpc string, u *url.URL) bool {
+	if code != http.StatusInternalServerError || rpc != streamRPC {
+		return false
+	}
+	q, _ := url.ParseQuery(u.RawQuery)
+	for _, v := range q["message"] {
+		if !utf8.ValidString(v) {
+			return true
+		}
+	}
+	return false
+}
