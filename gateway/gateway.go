@@ -49,8 +49,9 @@ func WithRealm(realm string) Option {
 
 // WithStatusMethods replaces DefaultStatusMethods: the full gRPC method names
 // (/pkg.Service/Method) whose routes turn ?token= into x-status-token
-// metadata. The decision is made by the RPC a route maps to, never by the
-// URL's text.
+// metadata; a name ending in "/" covers every method of that service, as in
+// interceptors.Config.StatusMethods. The decision is made by the RPC a route
+// maps to, never by the URL's text.
 func WithStatusMethods(methods ...string) Option {
 	return func(c *config) {
 		c.statusMethods = make(map[string]bool, len(methods))
@@ -58,6 +59,16 @@ func WithStatusMethods(methods ...string) Option {
 			c.statusMethods[m] = true
 		}
 	}
+}
+
+// isStatusMethod reports whether method is one of the status methods, by
+// name or by service.
+func (c *config) isStatusMethod(method string) bool {
+	if c.statusMethods[method] {
+		return true
+	}
+	i := strings.LastIndexByte(method, '/')
+	return i > 0 && c.statusMethods[method[:i+1]]
 }
 
 func newConfig(opts []Option) *config {
@@ -78,8 +89,11 @@ func newConfig(opts []Option) *config {
 //   - ?token= becomes x-status-token metadata on the status routes only;
 //   - Unauthenticated answers 401 with an RFC 6750 challenge.
 //
-// Pass them to runtime.NewServeMux next to your own options, or use
-// NewServeMux.
+// Pass them to runtime.NewServeMux after your own options, or use
+// NewServeMux: grpc-gateway keeps only the last header matcher and error
+// handler it is given, so an option of yours placed after them (such as
+// runtime.WithLegacyHeaderMatching) would let Grpc-Metadata-Authorization
+// through again.
 func ServeMuxOptions(opts ...Option) []runtime.ServeMuxOption {
 	c := newConfig(opts)
 	return []runtime.ServeMuxOption{
@@ -89,13 +103,16 @@ func ServeMuxOptions(opts ...Option) []runtime.ServeMuxOption {
 	}
 }
 
-// NewServeMux returns a runtime.ServeMux with ServeMuxOptions, followed by
-// muxOpts. Register handlers on it against a gRPC connection
-// (Register…HandlerFromEndpoint or Register…HandlerClient), so that REST
-// calls go through the server's interceptors; Register…HandlerServer calls
-// the service directly and would skip authentication.
+// NewServeMux returns a runtime.ServeMux with muxOpts and then
+// ServeMuxOptions, which come last so that no option of yours can replace
+// the header matcher or error handler that keep credentials safe. Register
+// handlers on it against a gRPC connection (Register…HandlerFromEndpoint or
+// Register…HandlerClient), so that REST calls go through the server's
+// interceptors; Register…HandlerServer calls the service directly and would
+// skip authentication.
 func NewServeMux(opts []Option, muxOpts ...runtime.ServeMuxOption) *runtime.ServeMux {
-	return runtime.NewServeMux(append(ServeMuxOptions(opts...), muxOpts...)...)
+	all := append(append([]runtime.ServeMuxOption{}, muxOpts...), ServeMuxOptions(opts...)...)
+	return runtime.NewServeMux(all...)
 }
 
 // incomingHeaderMatcher is grpc-gateway's default matcher, except for the
@@ -122,7 +139,7 @@ func incomingHeaderMatcher(key string) (string, bool) {
 // as with a wrong status token.
 func (c *config) statusTokenMetadata(ctx context.Context, r *http.Request) metadata.MD {
 	method, ok := runtime.RPCMethod(ctx)
-	if !ok || !c.statusMethods[method] {
+	if !ok || !c.isStatusMethod(method) {
 		return nil
 	}
 	vals, ok := r.URL.Query()[StatusTokenParam]
@@ -243,6 +260,12 @@ func Handler(mux http.Handler, opts ...Option) http.Handler {
 	c := newConfig(opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w = &challengeWriter{ResponseWriter: w, challenge: challenge(c.realm, r)}
+		if !validQuery(r.URL.RawQuery) {
+			// grpc-gateway would copy it into a proto string field, which
+			// grpc-go then refuses to marshal: a 500 for bad input.
+			http.Error(w, "query is not valid UTF-8 once unescaped", http.StatusBadRequest)
+			return
+		}
 		if r.Method == http.MethodHead {
 			get := r.Clone(r.Context())
 			get.Method = http.MethodGet
@@ -251,6 +274,21 @@ func Handler(mux http.Handler, opts ...Option) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// validQuery reports whether every key and value of the query unescapes to
+// valid UTF-8. Pairs that do not unescape at all are left to grpc-gateway,
+// which answers them with 400.
+func validQuery(raw string) bool {
+	if raw == "" {
+		return true
+	}
+	for _, part := range strings.FieldsFunc(raw, func(r rune) bool { return r == '&' || r == ';' }) {
+		if s, err := url.QueryUnescape(part); err == nil && !utf8.ValidString(s) {
+			return false
+		}
+	}
+	return true
 }
 
 // bodylessWriter drops the body of a HEAD response, keeping its status and

@@ -287,7 +287,9 @@ func TestStatusMethodsDecideByRPC(t *testing.T) {
 		{"stream and status: /v1/echo/stream", []gateway.Option{gateway.WithStatusMethods(statusRPC, streamRPC)}, get("/v1/echo/stream?message=hi&token=abc"), streamRPC, []string{"abc"}},
 		{"stream and status: /status", []gateway.Option{gateway.WithStatusMethods(statusRPC, streamRPC)}, get("/status?token=abc"), statusRPC, []string{"abc"}},
 		{"none: /status", []gateway.Option{gateway.WithStatusMethods()}, get("/status?token=abc"), statusRPC, nil},
-		{"a service prefix is not a method: /status", []gateway.Option{gateway.WithStatusMethods("/tokengate.v1.StatusService/")}, get("/status?token=abc"), statusRPC, nil},
+		{"a whole service: /status", []gateway.Option{gateway.WithStatusMethods("/tokengate.v1.StatusService/")}, get("/status?token=abc"), statusRPC, []string{"abc"}},
+		{"a whole service: /v1/echo", []gateway.Option{gateway.WithStatusMethods("/tokengate.v1.StatusService/")}, get("/v1/echo/stream?message=hi&token=abc"), streamRPC, nil},
+		{"a service name without its slash is nothing", []gateway.Option{gateway.WithStatusMethods("/tokengate.v1.StatusService")}, get("/status?token=abc"), statusRPC, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -706,5 +708,42 @@ func TestRequestErrorsFromTheGateway(t *testing.T) {
 				t.Errorf("backend saw %d calls, want none", n)
 			}
 		})
+	}
+}
+
+// A query that is not UTF-8 once unescaped would reach a proto string field
+// and fail in grpc-go as Internal (500); it is refused as bad input instead.
+func TestInvalidUTF8QueryIs400(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, target := range []string{"/v1/echo/stream?message=%ff", "/status?token=%c3%28", "/v1/echo/stream?%ff=1"} {
+		resp, _ := e.do(t, get(target))
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET %s: status %d, want 400", target, resp.StatusCode)
+		}
+	}
+	resp, _ := e.do(t, get("/v1/echo/stream?message=%C3%A9t%C3%A9"))
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("valid UTF-8 query: status %d, want 200", resp.StatusCode)
+	}
+}
+
+// Options given to NewServeMux cannot replace the header matcher that
+// keeps Grpc-Metadata-Authorization out.
+func TestMuxOptionsCannotReopenSpoofing(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t)
+	mux := gateway.NewServeMux(nil, runtime.WithLegacyHeaderMatching(),
+		runtime.WithIncomingHeaderMatcher(func(k string) (string, bool) { return strings.TrimPrefix(k, "Grpc-Metadata-"), true }))
+	b.register(t, mux)
+	e := serveHTTP(t, b, gateway.Handler(mux))
+	e.do(t, get("/status?token=abc", hdr("Grpc-Metadata-Authorization", "Bearer evil"), hdr("Grpc-Metadata-X-Status-Token", "evil")))
+	md := b.rec.only(t).md
+	for _, k := range []string{"authorization", "x-status-token"} {
+		for _, v := range md.Get(k) {
+			if strings.Contains(v, "evil") {
+				t.Errorf("backend sees %s = %q from a spoofed header", k, md.Get(k))
+			}
+		}
 	}
 }
