@@ -27,6 +27,11 @@
 // "token expired" when their token expires (WithStreamExpiry). Every
 // decision can be observed through WithDecisionHook, for logs and metrics.
 //
+// On the client side, BearerToken, MintingCredentials (which makes and
+// renews its own tokens) and StatusTokenCredentials attach credentials as
+// grpc.PerRPCCredentials. LogDecisions logs every decision with slog, and
+// package interceptors/metrics exports them to Prometheus.
+//
 // Note that go-grpc-middleware's auth lets a service that implements
 // auth.ServiceAuthFuncOverride replace the check for its own methods; do not
 // implement it on services that must stay protected.
