@@ -146,4 +146,3 @@ func legitimate5xx(code int, h http.Header) bool {
 	}
 	return false
 }
-
