@@ -254,12 +254,21 @@ func (w *challengeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter
 // Handler wraps a gateway mux for serving:
 //   - every 401 carries the RFC 6750 challenge, including those of
 //     streaming routes, whose errors bypass the mux's error handler;
+//   - an Authorization value that cannot be gRPC metadata is refused (401),
+//     rather than dropped on the way;
 //   - HEAD requests are answered as the GET of the same route without a
 //     body (grpc-gateway alone answers 501 for HEAD /status).
-func Handler(mux http.Handler, opts ...Option) http.Handler {
+func Handler(mux *runtime.ServeMux, opts ...Option) http.Handler {
 	c := newConfig(opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w = &challengeWriter{ResponseWriter: w, challenge: challenge(c.realm, r)}
+		if !validAuthorization(r.Header.Values("Authorization")) {
+			// grpc-gateway would silently drop such a value, so that of two
+			// Authorization headers only one reached the server, or none
+			// with the challenge still saying invalid_token.
+			runtime.HTTPError(r.Context(), mux, &runtime.JSONPb{}, w, r, errMalformedAuthorization)
+			return
+		}
 		if !validQuery(r.URL.RawQuery) {
 			// grpc-gateway would copy it into a proto string field, which
 			// grpc-go then refuses to marshal: a 500 for bad input.
@@ -274,6 +283,20 @@ func Handler(mux http.Handler, opts ...Option) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+var errMalformedAuthorization = status.Error(codes.Unauthenticated,
+	"malformed authorization header: not printable ASCII")
+
+// validAuthorization reports whether every Authorization value can travel
+// as gRPC metadata (printable ASCII), as grpc-gateway requires.
+func validAuthorization(vals []string) bool {
+	for _, v := range vals {
+		if !printableASCII(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // validQuery reports whether every key and value of the query unescapes to
@@ -327,7 +350,9 @@ func redactQuery(raw string) string {
 			if err != nil {
 				name = key
 			}
-			if name == StatusTokenParam {
+			// Any case: the value is redacted even where it is not a
+			// status token (?TOKEN= grants nothing), since it may be one.
+			if strings.EqualFold(name, StatusTokenParam) {
 				pair = key + "=REDACTED"
 			}
 		}

@@ -215,13 +215,21 @@ func (v *Verifier) checkHeader(seg string) error {
 	if err != nil {
 		return ErrMalformed
 	}
-	var h struct {
-		Alg *string `json:"alg"`
-	}
-	if err := json.Unmarshal(raw, &h); err != nil {
+	// Looked up by its exact name, as python-jose does: encoding/json would
+	// also take "ALG" or "Alg" for it (see readPayload).
+	var h map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &h); err != nil || h == nil {
 		return ErrMalformed
 	}
-	if h.Alg == nil || *h.Alg != jwt.SigningMethodHS256.Alg() {
+	rawAlg, ok := h["alg"]
+	if !ok {
+		return ErrAlgorithm
+	}
+	var alg *string
+	if err := json.Unmarshal(rawAlg, &alg); err != nil {
+		return ErrMalformed
+	}
+	if alg == nil || *alg != jwt.SigningMethodHS256.Alg() {
 		return ErrAlgorithm
 	}
 	return nil
