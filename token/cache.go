@@ -46,9 +46,6 @@ type cacheEntry struct {
 // live reports whether e may still be served, by the monotonic clock.
 func (e *cacheEntry) live() bool { return time.Since(e.stored) < e.ttl }
 
-// liveAt is live for a time read once, with its monotonic reading.
-func (e *cacheEntry) liveAt(now time.Time) bool { return now.Sub(e.stored) < e.ttl }
-
 func newCache(size int) *cache {
 	c := &cache{seed: maphash.MakeSeed(), limit: max(1, (size+cacheShards-1)/cacheShards)}
 	for i := range c.shards {
@@ -57,30 +54,34 @@ func newCache(size int) *cache {
 	return c
 }
 
-// get returns the entry for tok, if there is one. The caller checks that it
-// is still live.
-func (c *cache) get(tok string) *cacheEntry {
+// get returns the entry for tok, if there is one, and tok's hash for put.
+// The caller checks that the entry is still live.
+func (c *cache) get(tok string) (*cacheEntry, uint64) {
 	h := maphash.String(c.seed, tok)
 	s := &c.shards[h%cacheShards]
 	s.mu.RLock()
 	e := s.entries[h]
 	s.mu.RUnlock()
 	if e == nil || !equalConstantTime(e.token, tok) {
-		return nil
+		return nil, h
 	}
-	return e
+	return e, h
 }
 
-// put remembers a verified token. until is exp + leeway; now is the time the
-// token was verified at, on the verifier's clock.
-func (c *cache) put(tok string, claims Claims, until, now time.Time) {
+// put remembers a verified token whose hash get returned. until is exp +
+// leeway; now is the time the token was verified at, on the verifier's
+// clock (time.Now, with its monotonic reading, unless WithClock).
+func (c *cache) put(h uint64, tok string, claims Claims, until, now time.Time) {
 	ttl := until.Sub(now)
 	if ttl <= 0 {
 		return // already in its last second: not worth remembering
 	}
-	h := maphash.String(c.seed, tok)
+	stored := now
+	if !hasMonotonic(now) {
+		stored = time.Now() // a custom clock: serve for ttl from now on the real one
+	}
 	s := &c.shards[h%cacheShards]
-	e := &cacheEntry{token: tok, claims: claims, until: until, stored: time.Now(), ttl: ttl}
+	e := &cacheEntry{token: tok, claims: claims, until: until, stored: stored, ttl: ttl}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.entries[h]; !ok && len(s.entries) >= c.limit {
@@ -89,17 +90,12 @@ func (c *cache) put(tok string, claims Claims, until, now time.Time) {
 	s.entries[h] = e
 }
 
-// evict makes room: it drops every entry no longer live and, if that is not
-// enough, random ones down to 7/8 of the limit, so that a flood of new
-// tokens pays for a scan once every limit/8 inserts, not on each. Called
-// with the lock held.
+// evict makes room: it drops random entries down to 7/8 of the limit, so
+// that a flood of new tokens pays for eviction once every limit/8 inserts,
+// not on each. Expired entries are not sought out: they are never served,
+// and they go like the others when room is needed. Called with the lock
+// held.
 func (s *cacheShard) evict(limit int) {
-	now := time.Now()
-	for h, e := range s.entries {
-		if !e.liveAt(now) {
-			delete(s.entries, h)
-		}
-	}
 	target := limit - limit/8 - 1
 	for h := range s.entries {
 		if len(s.entries) <= target {
@@ -108,6 +104,10 @@ func (s *cacheShard) evict(limit int) {
 		delete(s.entries, h)
 	}
 }
+
+// hasMonotonic reports whether t carries a monotonic clock reading, as
+// time.Now's results do (Round(0) strips it).
+func hasMonotonic(t time.Time) bool { return t != t.Round(0) }
 
 func (c *cache) len() int {
 	n := 0

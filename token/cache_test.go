@@ -1,14 +1,19 @@
 package token
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 var (
@@ -50,7 +55,7 @@ func cacheToken(tb testing.TB, secret []byte, user string, exp time.Time) string
 // cache can still say yes. The settings of a real Verifier never change;
 // this is how a test tells a cached answer from a computed one.
 func unverifiable(v *Verifier) {
-	v.secrets = [][]byte{[]byte("a secret nobody signed with")}
+	v.keys = newHMACKeys([][]byte{[]byte("a secret nobody signed with")})
 }
 
 func TestCacheServesVerifiedTokens(t *testing.T) {
@@ -368,6 +373,32 @@ func TestEqualConstantTime(t *testing.T) {
 	for _, tc := range tests {
 		if got := equalConstantTime(tc.a, tc.b); got != tc.want {
 			t.Errorf("equalConstantTime(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// TestSignatureMatchesGolangJWT: the pooled HMAC keys answer exactly as
+// golang-jwt's SigningMethodHS256.Verify does, for good and bad signatures,
+// used again and again (a pooled HMAC must be reset between uses).
+func TestSignatureMatchesGolangJWT(t *testing.T) {
+	t.Parallel()
+	secrets := [][]byte{[]byte("k"), []byte(strings.Repeat("long key ", 20)), cacheSecret}
+	keys := newHMACKeys(secrets)
+	for i, secret := range secrets {
+		for n := range 50 {
+			input := strings.Repeat("x.", n) + strconv.Itoa(n)
+			good, err := jwt.SigningMethodHS256.Sign(input, secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bad := bytes.Clone(good)
+			bad[n%len(bad)] ^= 1
+			for _, sig := range [][]byte{good, bad, good[:31], nil} {
+				want := jwt.SigningMethodHS256.Verify(input, sig, secret) == nil
+				if got := keys[i].verify(input, sig); got != want {
+					t.Fatalf("secret %d, input %q, sig %x: verify = %v, golang-jwt says %v", i, input, sig, got, want)
+				}
+			}
 		}
 	}
 }

@@ -2,13 +2,18 @@ package token
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
+	"crypto/hmac"
+	"crypto/sha256"
+	"hash"
+	"io"
 	"math"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/valyala/fastjson"
 )
 
 // Verifier checks tokens against one or more secrets and the rules of
@@ -20,6 +25,7 @@ import (
 // empty cache.
 type Verifier struct {
 	secrets [][]byte
+	keys    []*hmacKey // one per secret, in order
 	users   map[string]struct{}
 	leeway  time.Duration
 	now     func() time.Time
@@ -112,6 +118,7 @@ func NewVerifier(secret []byte, opts ...Option) (*Verifier, error) {
 	for _, opt := range opts {
 		opt(v)
 	}
+	v.keys = newHMACKeys(v.secrets)
 	return v, nil
 }
 
@@ -127,8 +134,10 @@ func (v *Verifier) Verify(tok string) (Claims, error) {
 	if len(tok) > MaxSize {
 		return Claims{}, ErrTooLarge
 	}
+	var h uint64
 	if v.cache != nil {
-		if e := v.cache.get(tok); e != nil {
+		var e *cacheEntry
+		if e, h = v.cache.get(tok); e != nil {
 			// A verifier on a clock of its own (tests, replays) checks
 			// expiry on it; otherwise the monotonic clock is enough.
 			if v.customClock {
@@ -171,7 +180,7 @@ func (v *Verifier) Verify(tok string) (Claims, error) {
 		return Claims{}, err
 	}
 	if v.cache != nil {
-		v.cache.put(tok, c, c.ExpiresAt.Add(v.leeway), now)
+		v.cache.put(h, tok, c, c.ExpiresAt.Add(v.leeway), now)
 	}
 	return c, nil
 }
@@ -202,12 +211,45 @@ func isJWSText(tok string) bool {
 // what we compute, whatever the header says, and checkHeader then refuses
 // any other alg, so a token cannot choose how it is verified.
 func (v *Verifier) checkSignature(signingString string, sig []byte) error {
-	for _, secret := range v.secrets {
-		if jwt.SigningMethodHS256.Verify(signingString, sig, secret) == nil {
+	if len(sig) != sha256.Size {
+		return ErrSignatureInvalid
+	}
+	for _, k := range v.keys {
+		if k.verify(signingString, sig) {
 			return nil
 		}
 	}
 	return ErrSignatureInvalid
+}
+
+// hmacKey is HS256 (golang-jwt's SigningMethodHS256: HMAC with its hash,
+// SHA-256) keyed once. jwt.SigningMethodHS256.Verify builds a new HMAC for
+// every call, which costs two extra SHA-256 blocks and a few allocations;
+// here keyed HMACs are pooled and Reset between uses, which crypto/hmac
+// makes cheap. Tokens made by golang-jwt, python-jose or Sign verify the same
+// (TestSignatureMatchesGolangJWT).
+type hmacKey struct{ pool sync.Pool }
+
+func newHMACKeys(secrets [][]byte) []*hmacKey {
+	keys := make([]*hmacKey, len(secrets))
+	for i, secret := range secrets {
+		secret := bytes.Clone(secret)
+		keys[i] = &hmacKey{pool: sync.Pool{New: func() any {
+			return hmac.New(jwt.SigningMethodHS256.Hash.New, secret)
+		}}}
+	}
+	return keys
+}
+
+// verify reports whether sig is the HMAC of signingString, comparing in
+// constant time.
+func (k *hmacKey) verify(signingString string, sig []byte) bool {
+	h := k.pool.Get().(hash.Hash)
+	defer k.pool.Put(h)
+	h.Reset()
+	_, _ = io.WriteString(h, signingString)
+	var sum [sha256.Size]byte
+	return hmac.Equal(h.Sum(sum[:0]), sig)
 }
 
 func (v *Verifier) checkHeader(seg string) error {
@@ -215,21 +257,25 @@ func (v *Verifier) checkHeader(seg string) error {
 	if err != nil {
 		return ErrMalformed
 	}
-	// Looked up by its exact name, as python-jose does: encoding/json would
-	// also take "ALG" or "Alg" for it (see readPayload).
-	var h map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &h); err != nil || h == nil {
+	// Looked up by its exact name, as python-jose does (see parseObject).
+	o, done, ok := parseObject(raw)
+	if !ok {
 		return ErrMalformed
 	}
-	rawAlg, ok := h["alg"]
-	if !ok {
+	defer done()
+	var alg *fastjson.Value
+	o.Visit(func(key []byte, v *fastjson.Value) {
+		if string(key) == "alg" {
+			alg = v // the last one, as in Python
+		}
+	})
+	if alg == nil || alg.Type() != fastjson.TypeString {
+		if alg != nil && alg.Type() != fastjson.TypeNull {
+			return ErrMalformed
+		}
 		return ErrAlgorithm
 	}
-	var alg *string
-	if err := json.Unmarshal(rawAlg, &alg); err != nil {
-		return ErrMalformed
-	}
-	if alg == nil || *alg != jwt.SigningMethodHS256.Alg() {
+	if string(alg.GetStringBytes()) != jwt.SigningMethodHS256.Alg() {
 		return ErrAlgorithm
 	}
 	return nil
@@ -238,90 +284,102 @@ func (v *Verifier) checkHeader(seg string) error {
 // payload is the wire form of the claims we read; any other claim is ignored,
 // as Brevia ignores it.
 type payload struct {
-	User          *string  `json:"user"`
-	Exp, Nbf, Iat *float64 // NumericDates: JSON numbers of seconds
+	User          optional[string]
+	Exp, Nbf, Iat optional[float64] // NumericDates: JSON numbers of seconds
 }
 
-// wirePayload is payload with every claim tagged, for the fast path.
-type wirePayload struct {
-	User *string  `json:"user"`
-	Exp  *float64 `json:"exp"`
-	Nbf  *float64 `json:"nbf"`
-	Iat  *float64 `json:"iat"`
+// optional is a claim that may be absent (or null, which counts as absent).
+// A value rather than a pointer: nothing to allocate.
+type optional[T any] struct {
+	v  T
+	ok bool
 }
 
-// claimNames are the claims readPayload looks up.
-var claimNames = [...]string{"user", "exp", "nbf", "iat"}
+// jsonParsers are reused: fastjson parses without allocating once a parser
+// has grown to the size of the documents it sees.
+var jsonParsers fastjson.ParserPool
+
+// parseObject validates raw as strict JSON text in UTF-8 and returns the
+// object it holds, or false if it holds anything else. The caller must call
+// done when it has finished with the object.
+//
+// fastjson (rather than encoding/json) because it is several times faster
+// on a verifier's hot path and matches keys exactly: claim and header names
+// are case-sensitive (RFC 7519 §4, and Python's dict lookups), while
+// encoding/json would take {"USER":"admin"} for a user and let "EXP"
+// override "exp".
+func parseObject(raw []byte) (o *fastjson.Object, done func(), ok bool) {
+	if !utf8.Valid(raw) || fastjson.ValidateBytes(raw) != nil {
+		return nil, nil, false
+	}
+	p := jsonParsers.Get()
+	v, err := p.ParseBytes(raw)
+	if err == nil {
+		o, err = v.Object()
+	}
+	if err != nil {
+		jsonParsers.Put(p)
+		return nil, nil, false
+	}
+	return o, func() { jsonParsers.Put(p) }, true
+}
 
 // readPayload picks the claims out of a JSON object by their exact names.
-// Claim names are case-sensitive (RFC 7519 §4) and so are Python's dict
-// lookups, but encoding/json fills struct fields whatever the case of the
-// key: it would take {"USER":"admin"} for a user and let "EXP" override
-// "exp". So the one-pass struct decoding is used only when no key can be
-// such a variant; otherwise the claims are looked up in a map by their exact
-// names, which costs about twice as much.
+// Like Python's json.loads, a name given twice takes its last value.
 func readPayload(raw []byte) (payload, error) {
-	if !mayHoldCaseVariants(raw) {
-		var w wirePayload
-		if err := json.Unmarshal(raw, &w); err != nil {
-			var typeErr *json.UnmarshalTypeError
-			if errors.As(err, &typeErr) && typeErr.Field == "user" {
-				return payload{}, ErrInvalidUser
-			}
-			return payload{}, ErrInvalidClaims
-		}
-		if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-			return payload{}, ErrInvalidClaims
-		}
-		return payload{User: w.User, Exp: w.Exp, Nbf: w.Nbf, Iat: w.Iat}, nil
-	}
-	var claims map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &claims); err != nil || claims == nil { // nil: the payload is null
+	o, done, ok := parseObject(raw)
+	if !ok {
 		return payload{}, ErrInvalidClaims
 	}
-	claim := func(name string, dst any) error {
-		if r, ok := claims[name]; ok {
-			return json.Unmarshal(r, dst)
-		}
-		return nil
-	}
+	defer done()
 	var p payload
-	if claim("exp", &p.Exp) != nil || claim("nbf", &p.Nbf) != nil || claim("iat", &p.Iat) != nil {
-		return payload{}, ErrInvalidClaims
-	}
-	if claim("user", &p.User) != nil {
-		return payload{}, ErrInvalidUser
+	var err error
+	o.Visit(func(key []byte, v *fastjson.Value) {
+		switch string(key) {
+		case "user":
+			p.User = optional[string]{}
+			if v.Type() == fastjson.TypeString {
+				p.User = optional[string]{string(v.GetStringBytes()), true}
+			} else if v.Type() != fastjson.TypeNull {
+				err = ErrInvalidUser
+			}
+		case "exp":
+			p.Exp = numericDateClaim(v, &err)
+		case "nbf":
+			p.Nbf = numericDateClaim(v, &err)
+		case "iat":
+			p.Iat = numericDateClaim(v, &err)
+		}
+	})
+	if err != nil {
+		return payload{}, err
 	}
 	return p, nil
 }
 
-// mayHoldCaseVariants reports whether encoding/json could match a key of raw
-// to a claim name case-insensitively without it being that exact name. It
-// answers true for any escape or non-ASCII byte (encoding/json folds "ſ" to
-// "s" and "K" to "k") and for any ASCII spelling of a claim name that is not
-// all lower case. A false answer is certain; a true one only sends the
-// payload down the exact path.
-func mayHoldCaseVariants(raw []byte) bool {
-	for i, c := range raw {
-		if c == '\\' || c >= 0x80 {
-			return true
-		}
-		switch c | 0x20 { // the first letters of claimNames, in any case
-		case 'u', 'e', 'n', 'i':
-			for _, name := range claimNames {
-				if len(raw)-i >= len(name) && bytes.EqualFold(raw[i:i+len(name)], []byte(name)) &&
-					string(raw[i:i+len(name)]) != name {
-					return true
-				}
-			}
+// maxNumericDate bounds NumericDates to the integers a float64 holds
+// exactly (about 285 million years either way), so that every value has one
+// meaning on every platform.
+const maxNumericDate = 1 << 53
+
+// numericDateClaim reads a NumericDate: a JSON number (RFC 7519 §2), never
+// a string as jwt.NumericDate would also take. null counts as absent, as
+// for a missing claim.
+func numericDateClaim(v *fastjson.Value, err *error) optional[float64] {
+	switch v.Type() {
+	case fastjson.TypeNull:
+		return optional[float64]{}
+	case fastjson.TypeNumber:
+		f, ferr := v.Float64()
+		if ferr == nil && !math.IsNaN(f) && math.Abs(f) <= maxNumericDate {
+			return optional[float64]{f, true}
 		}
 	}
-	return false
+	*err = ErrInvalidClaims
+	return optional[float64]{}
 }
 
-// numericDate turns a NumericDate, read as a JSON number into a float64
-// (so "exp":"123", a string, is refused by encoding/json), into a time, as
-// jwt.NumericDate does.
+// numericDate turns a NumericDate into a time, as jwt.NumericDate does.
 func numericDate(f float64) time.Time {
 	sec, frac := math.Modf(f)
 	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))).Time
@@ -336,15 +394,15 @@ func (v *Verifier) checkClaims(seg string, now time.Time) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
-	if p.Exp == nil {
+	if !p.Exp.ok {
 		return Claims{}, ErrNoExpiry
 	}
-	c := Claims{ExpiresAt: numericDate(*p.Exp)}
-	if p.Nbf != nil {
-		c.NotBefore = numericDate(*p.Nbf)
+	c := Claims{ExpiresAt: numericDate(p.Exp.v)}
+	if p.Nbf.ok {
+		c.NotBefore = numericDate(p.Nbf.v)
 	}
-	if p.Iat != nil {
-		c.IssuedAt = numericDate(*p.Iat)
+	if p.Iat.ok {
+		c.IssuedAt = numericDate(p.Iat.v)
 	}
 	// NumericDates name whole seconds and python-jose compares them with
 	// the current whole second, so a token is valid through its exp second
@@ -353,20 +411,20 @@ func (v *Verifier) checkClaims(seg string, now time.Time) (Claims, error) {
 	if sec.After(c.ExpiresAt.Add(v.leeway)) {
 		return Claims{}, ErrExpired
 	}
-	if p.Nbf != nil && c.NotBefore.Add(-v.leeway).After(sec) {
+	if p.Nbf.ok && c.NotBefore.Add(-v.leeway).After(sec) {
 		return Claims{}, ErrNotYetValid
 	}
-	if p.Iat != nil && c.IssuedAt.Add(-v.leeway).After(sec) {
+	if p.Iat.ok && c.IssuedAt.Add(-v.leeway).After(sec) {
 		return Claims{}, ErrNotYetValid
 	}
-	if p.User == nil || strings.TrimSpace(*p.User) == "" {
+	if !p.User.ok || strings.TrimSpace(p.User.v) == "" || !utf8.ValidString(p.User.v) {
 		return Claims{}, ErrInvalidUser
 	}
 	if v.users != nil {
-		if _, ok := v.users[*p.User]; !ok {
+		if _, ok := v.users[p.User.v]; !ok {
 			return Claims{}, ErrUserNotAllowed
 		}
 	}
-	c.User = *p.User
+	c.User = p.User.v
 	return c, nil
 }

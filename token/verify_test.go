@@ -510,6 +510,14 @@ func TestVerifyClaimTypes(t *testing.T) {
 		{name: "payload a number", tok: withPayload(`42`), wantErr: token.ErrInvalidClaims},
 		{name: "payload not JSON", tok: withPayload(`user=alice`), wantErr: token.ErrInvalidClaims},
 		{name: "payload with trailing data", tok: withPayload(aliceJSON + `x`), wantErr: token.ErrInvalidClaims},
+
+		{name: "escaped claim name is the same name", tok: withPayload(`{"\u0075ser":"alice","exp":` + exp + `}`), want: alice},
+		{name: "user with a surrogate pair", tok: withUser(`"\ud83d\ude00"`), want: claimsOf("😀")},
+		{name: "payload not UTF-8", tok: withPayload("{\"user\":\"al\xffice\",\"exp\":" + exp + "}"), wantErr: token.ErrInvalidClaims},
+		{name: "invalid escape in a string", tok: withPayload(`{"user":"al\xice","exp":` + exp + `}`), wantErr: token.ErrInvalidClaims},
+		{name: "exp at 2^53 seconds, the largest NumericDate", tok: withExp("9007199254740992"), want: token.Claims{User: "alice", ExpiresAt: time.Unix(1<<53, 0)}},
+		{name: "exp beyond 2^53 seconds", tok: withExp("1e300"), wantErr: token.ErrInvalidClaims},
+		{name: "exp beyond float64", tok: withExp("1e400"), wantErr: token.ErrInvalidClaims},
 	})
 }
 
