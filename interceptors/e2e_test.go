@@ -3,8 +3,6 @@ package interceptors_test
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -72,69 +70,8 @@ func mustSign(t testing.TB, key, user string, exp time.Time) string {
 	return tok
 }
 
-// callKind makes one call of a given kind with md and returns the user the
-// handler saw and the call's error.
-type callKind struct {
-	name string
-	call func(ctx context.Context, c tokengatev1.EchoServiceClient) (user string, err error)
-}
-
-var callKinds = []callKind{
-	{"unary", func(ctx context.Context, c tokengatev1.EchoServiceClient) (string, error) {
-		r, err := c.UnaryEcho(ctx, &tokengatev1.EchoRequest{Message: "hi"})
-		return r.GetUser(), err
-	}},
-	{"server_streaming", func(ctx context.Context, c tokengatev1.EchoServiceClient) (string, error) {
-		s, err := c.ServerStreamingEcho(ctx, &tokengatev1.EchoRequest{Message: "a b"})
-		if err != nil {
-			return "", err
-		}
-		var user string
-		for {
-			r, err := s.Recv()
-			if errors.Is(err, io.EOF) {
-				return user, nil
-			}
-			if err != nil {
-				return "", err
-			}
-			user = r.GetUser()
-		}
-	}},
-	{"client_streaming", func(ctx context.Context, c tokengatev1.EchoServiceClient) (string, error) {
-		s, err := c.ClientStreamingEcho(ctx)
-		if err != nil {
-			return "", err
-		}
-		for _, m := range []string{"a", "b"} {
-			if err := s.Send(&tokengatev1.EchoRequest{Message: m}); err != nil && !errors.Is(err, io.EOF) {
-				return "", err
-			}
-		}
-		r, err := s.CloseAndRecv()
-		return r.GetUser(), err
-	}},
-	{"bidi_streaming", func(ctx context.Context, c tokengatev1.EchoServiceClient) (string, error) {
-		s, err := c.BidirectionalStreamingEcho(ctx)
-		if err != nil {
-			return "", err
-		}
-		if err := s.Send(&tokengatev1.EchoRequest{Message: "a"}); err != nil && !errors.Is(err, io.EOF) {
-			return "", err
-		}
-		r, err := s.Recv()
-		if err != nil {
-			return "", err
-		}
-		if err := s.CloseSend(); err != nil {
-			return "", err
-		}
-		if _, err := s.Recv(); !errors.Is(err, io.EOF) {
-			return "", err
-		}
-		return r.GetUser(), nil
-	}},
-}
+// callKinds makes one call of each kind of EchoService.
+var callKinds = demoservice.Calls
 
 func withMD(kv ...string) context.Context {
 	return metadata.NewOutgoingContext(context.Background(), metadata.Pairs(kv...))
@@ -201,9 +138,9 @@ func TestDecisionTable(t *testing.T) {
 	}
 	for _, tc := range tests {
 		for _, kind := range callKinds {
-			t.Run(tc.name+"/"+kind.name, func(t *testing.T) {
+			t.Run(tc.name+"/"+kind.Name, func(t *testing.T) {
 				t.Parallel()
-				user, err := kind.call(withMD(tc.md...), echo)
+				user, err := kind.Do(withMD(tc.md...), echo)
 				assertCode(t, err, tc.code, tc.wantMsg, valid, secret, statusToken)
 				if tc.code == codes.OK && user != tc.wantUser {
 					t.Errorf("handler saw user %q, want %q", user, tc.wantUser)
@@ -307,7 +244,7 @@ func TestPublicMethods(t *testing.T) {
 		t.Errorf("public service: %v", err)
 	}
 	for _, kind := range callKinds[1:] {
-		_, err := kind.call(context.Background(), echo)
+		_, err := kind.Do(context.Background(), echo)
 		assertCode(t, err, codes.Unauthenticated, "missing bearer token")
 	}
 }
@@ -325,9 +262,9 @@ func TestAuthDisabledWhenSecretEmpty(t *testing.T) {
 	}
 	echo := tokengatev1.NewEchoServiceClient(conn)
 	for _, kind := range callKinds {
-		user, err := kind.call(context.Background(), echo)
+		user, err := kind.Do(context.Background(), echo)
 		if err != nil || user != "" {
-			t.Errorf("%s: err = %v, user = %q; want the call through with no user", kind.name, err, user)
+			t.Errorf("%s: err = %v, user = %q; want the call through with no user", kind.Name, err, user)
 		}
 	}
 }

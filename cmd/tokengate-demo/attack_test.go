@@ -310,7 +310,7 @@ var faces = []face{
 		return ans
 	}},
 	{"gRPC ServerStreamingEcho", true, echoTarget, func(t *testing.T, r *running, a attack) answer {
-		user, err := echoKinds[1].call(withMD(testCtx(t), a.md...), tokengatev1.NewEchoServiceClient(r.conn))
+		user, err := echoKinds[1].Do(withMD(testCtx(t), a.md...), tokengatev1.NewEchoServiceClient(r.conn))
 		ans := grpcAnswer(err)
 		if err == nil {
 			ans.user = user

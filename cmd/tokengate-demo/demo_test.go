@@ -33,6 +33,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tokengate/tokengate/interceptors"
+	"github.com/tokengate/tokengate/internal/demoservice"
 	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
 	"github.com/tokengate/tokengate/token"
 )
@@ -161,77 +162,8 @@ func withMD(ctx context.Context, kv ...string) context.Context {
 
 func bearer(tok string) []string { return []string{"authorization", "Bearer " + tok} }
 
-// echoKinds makes one call of each kind of EchoService and returns the user
-// the handler saw.
-var echoKinds = []struct {
-	name string
-	call func(ctx context.Context, c tokengatev1.EchoServiceClient) (string, error)
-}{
-	{"unary", func(ctx context.Context, c tokengatev1.EchoServiceClient) (string, error) {
-		r, err := c.UnaryEcho(ctx, &tokengatev1.EchoRequest{Message: "hi"})
-		if err == nil && r.GetMessage() != "hi" {
-			return "", fmt.Errorf("message %q", r.GetMessage())
-		}
-		return r.GetUser(), err
-	}},
-	{"server streaming", func(ctx context.Context, c tokengatev1.EchoServiceClient) (string, error) {
-		s, err := c.ServerStreamingEcho(ctx, &tokengatev1.EchoRequest{Message: "a b"})
-		if err != nil {
-			return "", err
-		}
-		var users, msgs []string
-		for {
-			r, err := s.Recv()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return "", err
-			}
-			users, msgs = append(users, r.GetUser()), append(msgs, r.GetMessage())
-		}
-		if !slices.Equal(msgs, []string{"a", "b"}) || len(users) != 2 || users[0] != users[1] {
-			return "", fmt.Errorf("stream %q users %q", msgs, users)
-		}
-		return users[0], nil
-	}},
-	{"client streaming", func(ctx context.Context, c tokengatev1.EchoServiceClient) (string, error) {
-		s, err := c.ClientStreamingEcho(ctx)
-		if err != nil {
-			return "", err
-		}
-		for _, m := range []string{"a", "b"} {
-			if err := s.Send(&tokengatev1.EchoRequest{Message: m}); err != nil && !errors.Is(err, io.EOF) {
-				return "", err
-			}
-		}
-		r, err := s.CloseAndRecv()
-		if err == nil && r.GetMessage() != "a b" {
-			return "", fmt.Errorf("message %q", r.GetMessage())
-		}
-		return r.GetUser(), err
-	}},
-	{"bidi streaming", func(ctx context.Context, c tokengatev1.EchoServiceClient) (string, error) {
-		s, err := c.BidirectionalStreamingEcho(ctx)
-		if err != nil {
-			return "", err
-		}
-		if err := s.Send(&tokengatev1.EchoRequest{Message: "a"}); err != nil && !errors.Is(err, io.EOF) {
-			return "", err
-		}
-		r, err := s.Recv()
-		if err != nil {
-			return "", err
-		}
-		if err := s.CloseSend(); err != nil {
-			return "", err
-		}
-		if _, err := s.Recv(); !errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("after CloseSend: %v", err)
-		}
-		return r.GetUser(), nil
-	}},
-}
+// echoKinds makes one call of each kind of EchoService.
+var echoKinds = demoservice.Calls
 
 func wantCode(t *testing.T, err error, code codes.Code) {
 	t.Helper()
@@ -261,9 +193,9 @@ func TestGRPCEcho(t *testing.T) {
 	}
 	for _, kind := range echoKinds {
 		for _, tc := range cases {
-			t.Run(kind.name+"/"+tc.name, func(t *testing.T) {
+			t.Run(kind.Name+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
-				user, err := kind.call(withMD(testCtx(t), tc.md...), client)
+				user, err := kind.Do(withMD(testCtx(t), tc.md...), client)
 				wantCode(t, err, tc.want)
 				if tc.want == codes.OK && user != "ana" {
 					t.Errorf("handler saw user %q, want ana", user)
@@ -619,9 +551,9 @@ func TestAuthOff(t *testing.T) {
 	r := startDemo(t, interceptors.Config{}, nil)
 	client := tokengatev1.NewEchoServiceClient(r.conn)
 	for _, kind := range echoKinds {
-		user, err := kind.call(testCtx(t), client)
+		user, err := kind.Do(testCtx(t), client)
 		if err != nil || user != "" {
-			t.Errorf("gRPC %s without token: user %q, err %v; want no user, no error", kind.name, user, err)
+			t.Errorf("gRPC %s without token: user %q, err %v; want no user, no error", kind.Name, user, err)
 		}
 	}
 	if resp, err := tokengatev1.NewStatusServiceClient(r.conn).Status(testCtx(t), &tokengatev1.StatusRequest{}); err != nil || resp.GetStatus() != "OK" {
@@ -771,7 +703,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	echo := tokengatev1.NewEchoServiceClient(r.conn)
 	for _, m := range md {
 		for _, kind := range echoKinds {
-			_, _ = kind.call(withMD(testCtx(t), m...), echo)
+			_, _ = kind.Do(withMD(testCtx(t), m...), echo)
 		}
 		_, _ = tokengatev1.NewStatusServiceClient(r.conn).Status(withMD(testCtx(t), m...), &tokengatev1.StatusRequest{})
 		_, _ = healthpb.NewHealthClient(r.conn).Check(withMD(testCtx(t), m...), &healthpb.HealthCheckRequest{})
