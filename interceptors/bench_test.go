@@ -3,6 +3,7 @@ package interceptors_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -113,6 +114,14 @@ func BenchmarkUnaryInterceptor(b *testing.B) {
 	// same rotating inputs as first_seen it pays the same memory misses.
 	b.Run("anchor_distinct", func(b *testing.B) { runInterceptor(b, anchorInterceptor([]byte(secret)), distinct, false) })
 	b.Run("anchor_bad_signature", func(b *testing.B) { runInterceptor(b, anchorInterceptor([]byte(secret)), bad, true) })
+	b.Run("auth_off", func(b *testing.B) {
+		// An empty secret: what the demo runs with auth off.
+		a, err := interceptors.New(interceptors.Config{}, interceptors.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		runInterceptor(b, a.UnaryServerInterceptor(), one, false)
+	})
 	b.Run("no_auth", func(b *testing.B) {
 		none := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			return h(ctx, req)
