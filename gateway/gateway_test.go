@@ -88,9 +88,6 @@ var routes = []struct {
 	}, streamRPC},
 }
 
-// absent marks a metadata key the backend must not see at all.
-var absent []string
-
 // TestMetadataMapping checks, route by route, exactly which credentials
 // metadata the backend receives for each way of sending credentials over
 // HTTP.

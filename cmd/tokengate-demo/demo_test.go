@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -751,9 +750,11 @@ func buildDemo(t *testing.T) string {
 		t.Skip("builds the demo binary")
 	}
 	buildOnce.Do(func() {
+		// go test puts its own $GOROOT/bin first on PATH.
 		goTool, err := exec.LookPath("go")
 		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+			buildErr = err
+			return
 		}
 		if builtDir, buildErr = os.MkdirTemp("", "tokengate-demo-test-"); buildErr != nil {
 			return
