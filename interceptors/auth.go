@@ -59,7 +59,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithClock(now func() time.Time) Option {
 	return func(a *Authenticator) {
 		if now != nil {
-			a.now = now
+			a.now, a.customClock = now, true
 		}
 	}
 }
@@ -94,6 +94,7 @@ type Authenticator struct {
 	hooks         []DecisionHook
 	logger        *slog.Logger
 	now           func() time.Time
+	customClock   bool // set by WithClock
 }
 
 // New builds an Authenticator from cfg. With an empty cfg.Secret
@@ -131,7 +132,11 @@ func New(cfg Config, opts ...Option) (*Authenticator, error) {
 	vopts := []token.Option{
 		token.WithUsers(cfg.Users...),
 		token.WithLeeway(cfg.Leeway),
-		token.WithClock(a.now),
+	}
+	if a.customClock {
+		// Only then: on time.Now the verifier's cache serves hits on the
+		// cheaper monotonic clock.
+		vopts = append(vopts, token.WithClock(a.now))
 	}
 	if cfg.PreviousSecret != "" {
 		vopts = append(vopts, token.WithPreviousSecrets([]byte(cfg.PreviousSecret)))
@@ -252,10 +257,14 @@ func bearerToken(ctx context.Context) (string, error) {
 	default:
 		return "", ErrMultipleCredentials
 	}
-	if strings.TrimSpace(vals[0]) == "" {
+	v := vals[0]
+	if len(v) > len("Bearer ") && v[6] == ' ' && strings.EqualFold(v[:6], "bearer") {
+		return v[7:], nil // the usual "Bearer <token>", decided without scanning it
+	}
+	if strings.TrimSpace(v) == "" {
 		return "", token.ErrMissing
 	}
-	scheme, tok, _ := strings.Cut(vals[0], " ")
+	scheme, tok, _ := strings.Cut(v, " ")
 	if !strings.EqualFold(scheme, "bearer") {
 		return "", ErrNotBearer
 	}

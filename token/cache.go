@@ -2,17 +2,24 @@ package token
 
 import (
 	"hash/maphash"
-	"sync"
+	"math/bits"
+	"math/rand/v2"
+	"sync/atomic"
 	"time"
 )
 
-// cache remembers verified tokens until they expire. It is split into
-// shards so concurrent calls rarely wait on the same lock, and each shard is
-// bounded: when one is full, random entries go (Go's map iteration order is
-// random, which makes this a cheap random eviction).
+// cache remembers verified tokens until they expire. It is a fixed table of
+// small sets, like a CPU cache: a token's hash picks one set of up to
+// cacheWays slots, and a new entry takes a free or dead slot of its set, or
+// else a random one. The table never grows, so the bound is its size.
+//
+// Readers take no lock: every slot is an atomic pointer to an entry that
+// never changes once stored, so a hit is a hash, a few loads and a
+// comparison. Two writers racing for one slot both succeed in turn and the
+// later one stays; nothing is lost but a cache entry.
 //
 // Entries are found by a keyed 64-bit hash of the token (the seed is random
-// per process, so nobody can aim for a bucket) and confirmed with a
+// per process, so nobody can aim for a set) and confirmed with a
 // constant-time comparison of the whole token.
 //
 // A hit reads only the monotonic clock (time.Since, cheaper than time.Now):
@@ -23,19 +30,22 @@ import (
 // the wall clock does not move it; it is bounded by the token's lifetime.
 // The cache holds no timers or goroutines: a dropped Verifier is garbage.
 type cache struct {
-	seed   maphash.Seed
-	shards [cacheShards]cacheShard
-	limit  int // per shard
+	seed maphash.Seed
+	sets []cacheSet
+	ways int // slots used in each set, 1 to cacheWays
 }
 
-const cacheShards = 16
+const cacheWays = 4
 
-type cacheShard struct {
-	mu      sync.RWMutex
-	entries map[uint64]*cacheEntry
+// cacheSet is one cache line: the hashes of its entries, read first so that
+// a miss touches no entry, and the entries.
+type cacheSet struct {
+	hashes  [cacheWays]atomic.Uint64
+	entries [cacheWays]atomic.Pointer[cacheEntry]
 }
 
 type cacheEntry struct {
+	hash   uint64
 	token  string
 	claims Claims
 	until  time.Time     // exp + leeway, on the wall clock
@@ -46,26 +56,34 @@ type cacheEntry struct {
 // live reports whether e may still be served, by the monotonic clock.
 func (e *cacheEntry) live() bool { return time.Since(e.stored) < e.ttl }
 
+// newCache returns a cache of at most size entries (size > 0).
 func newCache(size int) *cache {
-	c := &cache{seed: maphash.MakeSeed(), limit: max(1, (size+cacheShards-1)/cacheShards)}
-	for i := range c.shards {
-		c.shards[i].entries = make(map[uint64]*cacheEntry)
-	}
-	return c
+	ways := min(size, cacheWays)
+	return &cache{seed: maphash.MakeSeed(), sets: make([]cacheSet, size/ways), ways: ways}
+}
+
+// set returns the set for hash h.
+func (c *cache) set(h uint64) *cacheSet {
+	i, _ := bits.Mul64(h, uint64(len(c.sets))) // h scaled to [0, len): no division
+	return &c.sets[i]
 }
 
 // get returns the entry for tok, if there is one, and tok's hash for put.
 // The caller checks that the entry is still live.
 func (c *cache) get(tok string) (*cacheEntry, uint64) {
 	h := maphash.String(c.seed, tok)
-	s := &c.shards[h%cacheShards]
-	s.mu.RLock()
-	e := s.entries[h]
-	s.mu.RUnlock()
-	if e == nil || !equalConstantTime(e.token, tok) {
-		return nil, h
+	s := c.set(h)
+	for i := range c.ways {
+		if s.hashes[i].Load() != h {
+			continue
+		}
+		// The hash and the entry are stored one after the other, so a
+		// racing put can pair them wrongly for a moment: check again.
+		if e := s.entries[i].Load(); e != nil && e.hash == h && equalConstantTime(e.token, tok) {
+			return e, h
+		}
 	}
-	return e, h
+	return nil, h
 }
 
 // put remembers a verified token whose hash get returned. until is exp +
@@ -80,57 +98,70 @@ func (c *cache) put(h uint64, tok string, claims Claims, until, now time.Time) {
 	if !hasMonotonic(now) {
 		stored = time.Now() // a custom clock: serve for ttl from now on the real one
 	}
-	s := &c.shards[h%cacheShards]
-	e := &cacheEntry{token: tok, claims: claims, until: until, stored: stored, ttl: ttl}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.entries[h]; !ok && len(s.entries) >= c.limit {
-		s.evict(c.limit)
-	}
-	s.entries[h] = e
+	e := &cacheEntry{hash: h, token: tok, claims: claims, until: until, stored: stored, ttl: ttl}
+	s := c.set(h)
+	i := c.slotFor(s, h)
+	s.entries[i].Store(e)
+	s.hashes[i].Store(h)
 }
 
-// evict makes room: it drops random entries down to 7/8 of the limit, so
-// that a flood of new tokens pays for eviction once every limit/8 inserts,
-// not on each. Expired entries are not sought out: they are never served,
-// and they go like the others when room is needed. Called with the lock
-// held.
-func (s *cacheShard) evict(limit int) {
-	target := limit - limit/8 - 1
-	for h := range s.entries {
-		if len(s.entries) <= target {
-			return
+// slotFor picks the slot of s for a new entry with hash h: the one already
+// holding h (the same token, verified again or by two calls at once), else
+// an empty or dead one, else a random one.
+func (c *cache) slotFor(s *cacheSet, h uint64) int {
+	for i := range c.ways {
+		if s.hashes[i].Load() == h {
+			return i
 		}
-		delete(s.entries, h)
 	}
+	for i := range c.ways {
+		if e := s.entries[i].Load(); e == nil || !e.live() {
+			return i
+		}
+	}
+	return rand.IntN(c.ways)
 }
 
 // hasMonotonic reports whether t carries a monotonic clock reading, as
 // time.Now's results do (Round(0) strips it).
 func hasMonotonic(t time.Time) bool { return t != t.Round(0) }
 
+// len counts the entries held, live or not.
 func (c *cache) len() int {
 	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.RLock()
-		n += len(s.entries)
-		s.mu.RUnlock()
+	for i := range c.sets {
+		for j := range c.ways {
+			if c.sets[i].entries[j].Load() != nil {
+				n++
+			}
+		}
 	}
 	return n
 }
 
 // equalConstantTime reports whether a == b in time that depends only on
-// their lengths. It is crypto/subtle.ConstantTimeCompare for strings: the
-// []byte conversions that subtle would need cost an allocation per call on
-// the hot path.
+// their lengths. It is crypto/subtle.ConstantTimeCompare for strings (the
+// []byte conversions subtle needs would cost an allocation per call on the
+// hot path), eight bytes at a time.
 func equalConstantTime(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	var v byte
-	for i := 0; i < len(a); i++ {
-		v |= a[i] ^ b[i]
+	var v uint64
+	i := 0
+	for ; i+8 <= len(a); i += 8 {
+		v |= load64(a, i) ^ load64(b, i)
+	}
+	for ; i < len(a); i++ {
+		v |= uint64(a[i] ^ b[i])
 	}
 	return v == 0
+}
+
+// load64 reads the eight bytes of s at i as one little-endian word (the
+// compiler turns the pattern into a single load).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }

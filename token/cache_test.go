@@ -175,24 +175,30 @@ func TestCacheNeverStoresFailures(t *testing.T) {
 
 func TestCacheIsBounded(t *testing.T) {
 	t.Parallel()
-	const size, tokens = 64, 10_000
-	v := mustVerifier(t, cacheSecret, fixedAt(cacheNow), WithCacheSize(size))
-	var last string
-	for i := range tokens {
-		last = cacheToken(t, cacheSecret, fmt.Sprintf("user-%d", i), cacheNow.Add(time.Hour))
-		if _, err := v.Verify(last); err != nil {
-			t.Fatal(err)
-		}
-		if n := v.cache.len(); n > size {
-			t.Fatalf("after %d tokens the cache holds %d entries, more than %d", i+1, n, size)
-		}
+	const tokens = 5_000
+	toks := make([]string, tokens)
+	for i := range toks {
+		toks[i] = cacheToken(t, cacheSecret, fmt.Sprintf("user-%d", i), cacheNow.Add(time.Hour))
 	}
-	if n := v.cache.len(); n < size/2 {
-		t.Errorf("cache holds %d entries after %d tokens: it barely caches", n, tokens)
-	}
-	unverifiable(v)
-	if _, err := v.Verify(last); err != nil {
-		t.Errorf("the token verified last is not served from the cache: %v", err)
+	for _, size := range []int{1, 3, 5, 64, 1000} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			v := mustVerifier(t, cacheSecret, fixedAt(cacheNow), WithCacheSize(size))
+			for i, tok := range toks {
+				if _, err := v.Verify(tok); err != nil {
+					t.Fatal(err)
+				}
+				if n := v.cache.len(); n > size {
+					t.Fatalf("after %d tokens the cache holds %d entries, more than %d", i+1, n, size)
+				}
+			}
+			if n := v.cache.len(); n < size/2 {
+				t.Errorf("cache holds %d entries after %d tokens: it barely caches", n, tokens)
+			}
+			unverifiable(v)
+			if _, err := v.Verify(toks[tokens-1]); err != nil {
+				t.Errorf("the token verified last is not served from the cache: %v", err)
+			}
+		})
 	}
 }
 
@@ -333,15 +339,23 @@ func TestCacheConfirmsTheToken(t *testing.T) {
 		t.Fatalf("Verify(B) with only A cached = %+v, %v; want ErrSignatureInvalid", c, err)
 	}
 
-	// Force a collision: file A's entry under B's hash too, where a
-	// lookup of B lands.
+	// Force a collision: put a copy of A's entry, labelled with B's hash,
+	// where a lookup of B lands.
 	hashOf := func(tok string) uint64 { return maphash.String(v.cache.seed, tok) }
 	hA, hB := hashOf(tokA), hashOf(tokB)
-	entryA := v.cache.shards[hA%cacheShards].entries[hA]
-	if entryA == nil {
+	entryA, _ := v.cache.get(tokA)
+	if entryA == nil || entryA.hash != hA {
 		t.Fatal("A is not in the cache")
 	}
-	v.cache.shards[hB%cacheShards].entries[hB] = entryA
+	collided := *entryA
+	collided.hash = hB
+	setB := v.cache.set(hB)
+	slot := 0
+	if setB.entries[slot].Load() == entryA { // A and B share a set: keep A's slot
+		slot = 1
+	}
+	setB.entries[slot].Store(&collided)
+	setB.hashes[slot].Store(hB)
 	if c, err := v.Verify(tokB); !errors.Is(err, ErrSignatureInvalid) {
 		t.Fatalf("Verify(B) whose hash finds A's entry = %+v, %v; want ErrSignatureInvalid", c, err)
 	}
@@ -373,6 +387,24 @@ func TestEqualConstantTime(t *testing.T) {
 	for _, tc := range tests {
 		if got := equalConstantTime(tc.a, tc.b); got != tc.want {
 			t.Errorf("equalConstantTime(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+	// Every length across the word-at-a-time loop and its tail, with one
+	// bit changed at every position.
+	base := strings.Repeat("eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9", 2)
+	for n := range len(base) {
+		a := base[:n]
+		if !equalConstantTime(a, strings.Clone(a)) {
+			t.Fatalf("equalConstantTime(%q, same) = false", a)
+		}
+		for i := range n {
+			for _, bit := range []byte{0x01, 0x80} {
+				b := []byte(a)
+				b[i] ^= bit
+				if equalConstantTime(a, string(b)) {
+					t.Fatalf("equalConstantTime(%q, %q) = true", a, b)
+				}
+			}
 		}
 	}
 }
