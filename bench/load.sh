@@ -2,26 +2,39 @@
 # bench/load.sh — the demo server under real load, auth on vs. off.
 #
 # Builds cmd/tokengate-demo and runs two of them side by side on loopback,
-# one with authentication on and one with it off. Drives gRPC unary calls
-# with ghz and REST calls with hey in BATCHES batches, alternating between
-# the two servers batch by batch so that both see the same machine, and adds
-# up each server's own CPU time (/proc/PID/stat) around its batches. Prints
-# CPU per request and throughput, and the auth-on/auth-off ratios. Then
-# floods the auth-on server with distinct valid tokens (bench/flood) and
-# reports its RSS growth.
+# one with authentication on and one with it off, and sends both the same
+# requests (with the same bearer token). gRPC unary calls go through ghz,
+# REST calls through hey.
+#
+# CPU per request: in each of BATCHES batches both servers are loaded at
+# the same time, by one load-tool process each (their start order
+# alternates), and each server's own CPU time is read around the batch from
+# /proc/PID/task/*/sched. Loading them together, rather than one after the
+# other, is what makes the comparison steady: a server's CPU per request
+# depends on how its requests arrive (how many each wake-up finds), which
+# drifts from one run of a load tool to the next by ±20 % on a 2-core VM, but
+# drifts alike for two servers loaded side by side. The ratio comes with a
+# bootstrap 95 % confidence interval over the batch pairs; AA=1 runs auth on
+# in both servers to show the noise floor.
+#
+# Throughput: each server alone, the load tool on the other core.
+# Memory: the auth-on server flooded with distinct valid tokens (bench/flood),
+# RSS before and after.
 #
 # Any answer that is not OK (gRPC) or 200 (REST) fails the run. Everything is
-# bounded: N requests per run, ROUNDS rounds, a timeout on each tool, and the
+# bounded: N requests per server and face, a timeout on each tool, and the
 # servers are stopped on exit.
 #
 #   bash bench/load.sh                    # defaults below
-#   N=200000 BATCHES=20 bash bench/load.sh
+#   N=400000 BATCHES=40 bash bench/load.sh
+#   AA=1 FLOOD=0 bash bench/load.sh       # A/A: the noise floor
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-N=${N:-100000}            # requests per tool and server, in all
-C=${C:-50}                # concurrent callers
-BATCHES=${BATCHES:-10}    # N is sent in this many batches, alternating servers
+N=${N:-200000}            # requests per server and face, in all
+C=${C:-50}                # concurrent callers per load tool
+BATCHES=${BATCHES:-20}    # N is sent in this many batches
+THROUGHPUT=${THROUGHPUT:-50000} # requests per throughput run (0 to skip)
 FLOOD=${FLOOD:-300000}    # distinct tokens in the memory flood (0 to skip)
 PIN=${PIN:-1}             # 1: servers on core 0, load tool on core 1 (steadier CPU figures)
 AA=${AA:-0}               # 1: the "off" server has auth on too: an A/A run shows the noise floor
@@ -69,11 +82,19 @@ start_demo() {
 	[ -n "${!g}" ] && [ -n "${!h}" ] || { cat "$log" >&2; exit 1; }
 }
 
+# cpu_ns PID: the process's CPU time in nanoseconds, summed over its threads
+# from /proc/PID/task/*/sched (ns resolution; /proc/PID/stat counts 10 ms
+# ticks, coarse for a batch of a few seconds). Falls back to the ticks.
+cpu_ns() {
+	local ns
+	ns=$(cat /proc/"$1"/task/*/sched 2>/dev/null | awk '/^se.sum_exec_runtime/ {s += $3} END {if (s > 0) printf "%.0f", s * 1e6}')
+	if [ -n "$ns" ]; then echo "$ns"; else awk -v clk="$clk" '{printf "%.0f", ($14 + $15) / clk * 1e9}' "/proc/$1/stat"; fi
+}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 run_ghz() { # N ADDR -> prints rps; fails unless every answer is OK
-	local n=$1 grpc=$2 out="$work/ghz.json"
+	local n=$1 grpc=$2 out="$work/ghz-$2.json"
 	timeout 300 "${load_cpu[@]}" "$work/bin/ghz" --insecure --proto proto/tokengate/v1/echo.proto --import-paths proto \
 		--call tokengate.v1.EchoService.UnaryEcho -d '{"message":"hi"}' \
 		-m "{\"authorization\":\"Bearer $token\"}" -n "$n" -c "$C" --connections 4 \
@@ -89,7 +110,7 @@ PY
 }
 
 run_hey() { # N ADDR -> prints rps; fails unless every answer is 200
-	local n=$1 http=$2 out="$work/hey.txt"
+	local n=$1 http=$2 out="$work/hey-$2.txt"
 	timeout 300 "${load_cpu[@]}" "$work/bin/hey" -n "$n" -c "$C" -m POST -T application/json -d '{"message":"hi"}' \
 		-H "Authorization: Bearer $token" "http://$http/v1/echo" >"$out"
 	if ! grep -q "\[200\][[:space:]]*$n responses" "$out" || grep -q '^Error distribution' "$out"; then
@@ -109,39 +130,71 @@ for mode in on off; do # warm up
 	run_hey 5000 "${!h}" >/dev/null
 done
 
-# batch FACE MODE: one batch of N/BATCHES requests; appends
-# "face mode ticks rps" to results.
+# load FACE MODE N: N requests to one server; prints req/s.
+load() {
+	local g="grpc_$2" h="http_$2"
+	if [ "$1" = grpc ]; then run_ghz "$3" "${!g}"; else run_hey "$3" "${!h}"; fi
+}
+
+# batch FACE B: batch B, N/BATCHES requests to each server at the same
+# time; appends "face mode batch cpu_ns ticks rps" to results for each.
 batch() {
-	local face=$1 mode=$2 n=$((N / BATCHES)) p="pid_$2" g="grpc_$2" h="http_$2" t0 t1 rps
-	t0=$(cpu_ticks "${!p}")
-	if [ "$face" = grpc ]; then rps=$(run_ghz "$n" "${!g}"); else rps=$(run_hey "$n" "${!h}"); fi
-	t1=$(cpu_ticks "${!p}")
-	echo "$face $mode $((t1 - t0)) $rps" >>"$work/results"
+	local face=$1 b=$2 n=$((N / BATCHES)) con0 coff0 ton0 toff0 p1 p2 first second
+	first=on second=off
+	if [ $((b % 2)) = 0 ]; then first=off second=on; fi
+	con0=$(cpu_ns "$pid_on") coff0=$(cpu_ns "$pid_off") ton0=$(cpu_ticks "$pid_on") toff0=$(cpu_ticks "$pid_off")
+	load "$face" "$first" "$n" >"$work/rps-$first" &
+	p1=$!
+	load "$face" "$second" "$n" >"$work/rps-$second" &
+	p2=$!
+	wait "$p1" || exit 1
+	wait "$p2" || exit 1
+	echo "$face on $b $(($(cpu_ns "$pid_on") - con0)) $(($(cpu_ticks "$pid_on") - ton0)) $(cat "$work/rps-on")" >>"$work/results"
+	echo "$face off $b $(($(cpu_ns "$pid_off") - coff0)) $(($(cpu_ticks "$pid_off") - toff0)) $(cat "$work/rps-off")" >>"$work/results"
 }
 
 for face in grpc rest; do
 	for b in $(seq "$BATCHES"); do
 		echo "$face batch $b/$BATCHES" >&2
-		if [ $((b % 2)) = 1 ]; then batch "$face" on; batch "$face" off; else batch "$face" off; batch "$face" on; fi
+		batch "$face" "$b"
 	done
 done
 
+[ -z "${RESULTS:-}" ] || cp "$work/results" "$RESULTS"
 echo
-echo "tokengate-demo under load: $N requests per face and server in $BATCHES alternating batches, C=$C callers, $(nproc) cores${server_cpu:+, servers pinned to core 0 and load tool to core 1}"
-python3 - "$work/results" "$N" "$clk" <<'PY'
-import sys, statistics as st
+echo "tokengate-demo under load: $N requests per face and server in $BATCHES batches, both servers loaded at once, C=$C callers per server, $(nproc) cores${server_cpu:+, servers pinned to core 0 and load tools to core 1}"
+python3 - "$work/results" "$N" <<'PY'
+import random, sys, statistics as st
 rows = [l.split() for l in open(sys.argv[1])]
-n, clk = int(sys.argv[2]), int(sys.argv[3])
-print(f"{'face':5} {'auth':4} {'CPU µs/req':>11} {'req/s (median)':>15}")
-cpu = {}
+n = int(sys.argv[2])
+print(f"{'face':5} {'auth':4} {'CPU µs/req':>11}")
 for face in ("grpc", "rest"):
     for mode in ("off", "on"):
         sel = [r for r in rows if r[0] == face and r[1] == mode]
-        cpu[face, mode] = sum(int(r[2]) for r in sel) / clk / n * 1e6
-        print(f"{face:5} {mode:4} {cpu[face, mode]:11.2f} {st.median(float(r[3]) for r in sel):15.0f}")
+        print(f"{face:5} {mode:4} {sum(int(r[3]) for r in sel) / n / 1e3:11.2f}")
+# The confidence interval resamples the batch pairs (bootstrap, 5000 draws).
+rng = random.Random(1)
 for face in ("grpc", "rest"):
-    print(f"{face}: CPU per request, auth on / off = {cpu[face, 'on'] / cpu[face, 'off']:.3f}")
+    cpu = {(r[1], r[2]): int(r[3]) for r in rows if r[0] == face}
+    ticks = {m: sum(int(r[4]) for r in rows if r[0] == face and r[1] == m) for m in ("on", "off")}
+    pairs = [(cpu["on", b], cpu["off", b]) for (m, b) in cpu if m == "on"]
+    ratio = lambda ps: sum(p[0] for p in ps) / sum(p[1] for p in ps)
+    boots = sorted(ratio(rng.choices(pairs, k=len(pairs))) for _ in range(5000))
+    print(f"{face}: CPU per request, auth on / off = {ratio(pairs):.3f} "
+          f"(95% CI {boots[124]:.3f}-{boots[4874]:.3f}; median of {len(pairs)} batch pairs {st.median(a / b for a, b in pairs):.3f}; "
+          f"from /proc/PID/stat ticks {ticks['on'] / max(ticks['off'], 1):.3f})")
 PY
+
+if [ "$THROUGHPUT" -gt 0 ]; then
+	echo "throughput, each server alone ($THROUGHPUT requests per run, median of 3 runs):"
+	for face in grpc rest; do
+		for mode in on off; do
+			rates=()
+			for _ in 1 2 3; do rates+=("$(load "$face" "$mode" "$THROUGHPUT")"); done
+			printf '%s\n' "${rates[@]}" | sort -n | sed -n 2p | xargs printf "  %-4s auth %-3s %6s req/s\n" "$face" "$mode"
+		done
+	done
+fi
 
 if [ "$FLOOD" -gt 0 ]; then
 	start_demo flood "$secret"
