@@ -135,6 +135,33 @@ func TestCacheRespectsExpiry(t *testing.T) {
 	}
 }
 
+// TestCacheExpiresOnTheRealClock: with the default clock a hit is judged on
+// the monotonic clock alone; the entry must still stop being served once
+// its token's exp has come.
+func TestCacheExpiresOnTheRealClock(t *testing.T) {
+	t.Parallel()
+	exp := time.Now().Truncate(time.Second).Add(time.Second)
+	if time.Until(exp) < 300*time.Millisecond {
+		exp = exp.Add(time.Second) // leave the checks before exp some time
+	}
+	tok := cacheToken(t, cacheSecret, "alice", exp)
+	v := mustVerifier(t, cacheSecret)
+	if v.customClock {
+		t.Fatal("a Verifier without WithClock has a custom clock")
+	}
+	if _, err := v.Verify(tok); err != nil {
+		t.Fatal(err)
+	}
+	unverifiable(v)
+	if _, err := v.Verify(tok); err != nil && time.Now().Before(exp) {
+		t.Fatalf("Verify before exp = %v, want it served from the cache", err)
+	}
+	time.Sleep(time.Until(exp.Add(1100 * time.Millisecond)))
+	if _, err := v.Verify(tok); !errors.Is(err, ErrSignatureInvalid) {
+		t.Fatalf("Verify after exp = %v, want ErrSignatureInvalid: the cache served an expired token", err)
+	}
+}
+
 // TestCacheNeverStoresFailures: a rejected token is not remembered, so a
 // token refused because it is not valid yet is accepted once it is.
 func TestCacheNeverStoresFailures(t *testing.T) {
