@@ -454,7 +454,7 @@ func TestSignatureMatchesGolangJWT(t *testing.T) {
 			bad[n%len(bad)] ^= 1
 			for _, sig := range [][]byte{good, bad, good[:31], nil} {
 				want := jwt.SigningMethodHS256.Verify(input, sig, secret) == nil
-				if got := keys[i].verify(input, sig); got != want {
+				if got := keys[i].verify(new(scratch), input, sig); got != want {
 					t.Fatalf("secret %d, input %q, sig %x: verify = %v, golang-jwt says %v", i, input, sig, got, want)
 				}
 			}

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"hash"
-	"io"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,7 +33,6 @@ type Verifier struct {
 	// customClock is set by WithClock.
 	customClock bool
 	cache       *cache
-	parser      *jwt.Parser
 }
 
 // Option configures a Verifier.
@@ -111,9 +111,6 @@ func NewVerifier(secret []byte, opts ...Option) (*Verifier, error) {
 		secrets: [][]byte{secret},
 		now:     time.Now,
 		cache:   newCache(DefaultCacheSize),
-		// Strict: a segment whose spare low bits are not zero is another
-		// spelling of the same bytes, refused like any non-canonical form.
-		parser: jwt.NewParser(jwt.WithStrictDecoding()),
 	}
 	for _, opt := range opts {
 		opt(v)
@@ -163,19 +160,21 @@ func (v *Verifier) Verify(tok string) (Claims, error) {
 	if !ok || headerSeg == "" || payloadSeg == "" || strings.Contains(payloadSeg, ".") {
 		return Claims{}, ErrMalformed
 	}
-	sig, err := v.parser.DecodeSegment(sigSegment)
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	sig, err := s.decode(sigSegment)
 	if err != nil || len(sig) == 0 {
 		return Claims{}, ErrMalformed
 	}
-	if err := v.checkSignature(signingString, sig); err != nil {
+	if err := v.checkSignature(s, signingString, sig); err != nil {
 		return Claims{}, err
 	}
 	if headerSeg != headerSegment {
-		if err := v.checkHeader(headerSeg); err != nil {
+		if err := checkHeader(s, headerSeg); err != nil {
 			return Claims{}, err
 		}
 	}
-	c, err := v.checkClaims(payloadSeg, now)
+	c, err := v.checkClaims(s, payloadSeg, now)
 	if err != nil {
 		return Claims{}, err
 	}
@@ -210,12 +209,12 @@ func isJWSText(tok string) bool {
 // checkSignature tries each secret in turn. The algorithm is pinned: HS256 is
 // what we compute, whatever the header says, and checkHeader then refuses
 // any other alg, so a token cannot choose how it is verified.
-func (v *Verifier) checkSignature(signingString string, sig []byte) error {
+func (v *Verifier) checkSignature(s *scratch, signingString string, sig []byte) error {
 	if len(sig) != sha256.Size {
 		return ErrSignatureInvalid
 	}
 	for _, k := range v.keys {
-		if k.verify(signingString, sig) {
+		if k.verify(s, signingString, sig) {
 			return nil
 		}
 	}
@@ -243,26 +242,28 @@ func newHMACKeys(secrets [][]byte) []*hmacKey {
 
 // verify reports whether sig is the HMAC of signingString, comparing in
 // constant time.
-func (k *hmacKey) verify(signingString string, sig []byte) bool {
+func (k *hmacKey) verify(s *scratch, signingString string, sig []byte) bool {
 	h := k.pool.Get().(hash.Hash)
 	defer k.pool.Put(h)
 	h.Reset()
-	_, _ = io.WriteString(h, signingString)
-	var sum [sha256.Size]byte
-	return hmac.Equal(h.Sum(sum[:0]), sig)
+	// The HMAC takes no strings: copy into scratch rather than convert,
+	// which would allocate, and sum into scratch too.
+	s.in = append(s.in[:0], signingString...)
+	h.Write(s.in)
+	s.sum = h.Sum(s.sum[:0])
+	return hmac.Equal(s.sum, sig)
 }
 
-func (v *Verifier) checkHeader(seg string) error {
-	raw, err := v.parser.DecodeSegment(seg)
+func checkHeader(s *scratch, seg string) error {
+	raw, err := s.decode(seg)
 	if err != nil {
 		return ErrMalformed
 	}
 	// Looked up by its exact name, as python-jose does (see parseObject).
-	o, done, ok := parseObject(raw)
+	o, ok := s.parseObject(raw)
 	if !ok {
 		return ErrMalformed
 	}
-	defer done()
 	var alg *fastjson.Value
 	o.Visit(func(key []byte, v *fastjson.Value) {
 		if string(key) == "alg" {
@@ -295,43 +296,63 @@ type optional[T any] struct {
 	ok bool
 }
 
-// jsonParsers are reused: fastjson parses without allocating once a parser
-// has grown to the size of the documents it sees.
-var jsonParsers fastjson.ParserPool
+// scratch is the working memory of one verification: the base64 input and
+// output of a segment and the JSON parser that reads it. Verifications reuse
+// it through scratchPool, so that a token seen for the first time costs no
+// allocation for decoding or parsing.
+type scratch struct {
+	in, out, sum []byte
+	json         fastjson.Parser
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// strictBase64 decodes segments as golang-jwt's Parser.DecodeSegment does
+// with WithStrictDecoding: unpadded base64url, and a segment whose spare low
+// bits are not zero (another spelling of the same bytes) is refused like any
+// non-canonical form. TestDecodeMatchesGolangJWT holds the two together.
+var strictBase64 = base64.RawURLEncoding.Strict()
+
+// decode decodes seg into s's output buffer and returns it; it stays valid
+// until the next decode with s.
+func (s *scratch) decode(seg string) ([]byte, error) {
+	s.in = append(s.in[:0], seg...)
+	s.out = slices.Grow(s.out[:0], strictBase64.DecodedLen(len(seg)))
+	n, err := strictBase64.Decode(s.out[:cap(s.out)], s.in)
+	if err != nil {
+		return nil, err
+	}
+	return s.out[:n], nil
+}
 
 // parseObject validates raw as strict JSON text in UTF-8 and returns the
-// object it holds, or false if it holds anything else. The caller must call
-// done when it has finished with the object.
+// object it holds, or false if it holds anything else. The object is valid
+// until s parses again.
 //
 // fastjson (rather than encoding/json) because it is several times faster
 // on a verifier's hot path and matches keys exactly: claim and header names
 // are case-sensitive (RFC 7519 §4, and Python's dict lookups), while
 // encoding/json would take {"USER":"admin"} for a user and let "EXP"
 // override "exp".
-func parseObject(raw []byte) (o *fastjson.Object, done func(), ok bool) {
+func (s *scratch) parseObject(raw []byte) (*fastjson.Object, bool) {
 	if !utf8.Valid(raw) || fastjson.ValidateBytes(raw) != nil {
-		return nil, nil, false
+		return nil, false
 	}
-	p := jsonParsers.Get()
-	v, err := p.ParseBytes(raw)
-	if err == nil {
-		o, err = v.Object()
-	}
+	v, err := s.json.ParseBytes(raw)
 	if err != nil {
-		jsonParsers.Put(p)
-		return nil, nil, false
+		return nil, false
 	}
-	return o, func() { jsonParsers.Put(p) }, true
+	o, err := v.Object()
+	return o, err == nil
 }
 
 // readPayload picks the claims out of a JSON object by their exact names.
 // Like Python's json.loads, a name given twice takes its last value.
-func readPayload(raw []byte) (payload, error) {
-	o, done, ok := parseObject(raw)
+func readPayload(s *scratch, raw []byte) (payload, error) {
+	o, ok := s.parseObject(raw)
 	if !ok {
 		return payload{}, ErrInvalidClaims
 	}
-	defer done()
 	var p payload
 	var err error
 	o.Visit(func(key []byte, v *fastjson.Value) {
@@ -385,12 +406,12 @@ func numericDate(f float64) time.Time {
 	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))).Time
 }
 
-func (v *Verifier) checkClaims(seg string, now time.Time) (Claims, error) {
-	raw, err := v.parser.DecodeSegment(seg)
+func (v *Verifier) checkClaims(s *scratch, seg string, now time.Time) (Claims, error) {
+	raw, err := s.decode(seg)
 	if err != nil {
 		return Claims{}, ErrMalformed
 	}
-	p, err := readPayload(raw)
+	p, err := readPayload(s, raw)
 	if err != nil {
 		return Claims{}, err
 	}
