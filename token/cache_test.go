@@ -247,12 +247,23 @@ func TestCacheSizeZeroDisablesIt(t *testing.T) {
 
 // TestCacheConcurrent mixes repeated, new and bad tokens from several
 // goroutines on a small cache, so that entries are added, served and
-// evicted at the same time; run it with -race.
+// evicted at the same time, every answer checked against its own token;
+// run it with -race. A cache of 4 is one set, where every insert races for
+// the same four slots.
 func TestCacheConcurrent(t *testing.T) {
 	t.Parallel()
+	for _, size := range []int{4, 32} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			t.Parallel()
+			testCacheConcurrent(t, size)
+		})
+	}
+}
+
+func testCacheConcurrent(t *testing.T, size int) {
 	const goroutines, rounds = 8, 400
 	exp := cacheNow.Add(time.Hour)
-	v := mustVerifier(t, cacheSecret, fixedAt(cacheNow), WithCacheSize(32))
+	v := mustVerifier(t, cacheSecret, fixedAt(cacheNow), WithCacheSize(size))
 
 	repeated := make([]string, 8)
 	for i := range repeated {
@@ -280,8 +291,8 @@ func TestCacheConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := v.cache.len(); n > 32 {
-		t.Errorf("cache holds %d entries, more than 32", n)
+	if n := v.cache.len(); n > size {
+		t.Errorf("cache holds %d entries, more than %d", n, size)
 	}
 }
 
