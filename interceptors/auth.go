@@ -231,11 +231,11 @@ func (a *Authenticator) decide(ctx context.Context, method string) (context.Cont
 	if err != nil {
 		return nil, Decision{Reason: denialFor(err).reason, Err: err}
 	}
-	claims, err := a.verifier.Verify(tok)
+	verified, err := a.verifier.VerifyShared(tok)
 	if err != nil {
 		return nil, Decision{Reason: denialFor(err).reason, Err: err}
 	}
-	return &callerContext{Context: ctx, claims: claims}, Decision{Allowed: true, Reason: ReasonValidToken, User: claims.User}
+	return &callerContext{Context: ctx, verified: verified}, Decision{Allowed: true, Reason: ReasonValidToken, User: verified.User()}
 }
 
 // hasStatusToken reports whether the call carries exactly one x-status-token

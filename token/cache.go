@@ -45,12 +45,12 @@ type cacheSet struct {
 }
 
 type cacheEntry struct {
-	hash   uint64
-	token  string
-	claims Claims
-	until  time.Time     // exp + leeway, on the wall clock
-	stored time.Time     // when it was stored, with a monotonic reading
-	ttl    time.Duration // how long after stored it may be served
+	hash     uint64
+	token    string
+	stored   time.Time     // when it was stored, with a monotonic reading
+	ttl      time.Duration // how long after stored it may be served
+	until    time.Time     // exp + leeway, on the wall clock
+	verified Verified
 }
 
 // live reports whether e may still be served, by the monotonic clock.
@@ -86,23 +86,25 @@ func (c *cache) get(tok string) (*cacheEntry, uint64) {
 	return nil, h
 }
 
-// put remembers a verified token whose hash get returned. until is exp +
-// leeway; now is the time the token was verified at, on the verifier's
-// clock (time.Now, with its monotonic reading, unless WithClock).
-func (c *cache) put(h uint64, tok string, claims Claims, until, now time.Time) {
+// put remembers a verified token whose hash get returned, and returns its
+// Verified. until is exp + leeway; now is the time the token was verified
+// at, on the verifier's clock (time.Now, with its monotonic reading, unless
+// WithClock).
+func (c *cache) put(h uint64, tok string, claims Claims, until, now time.Time) *Verified {
 	ttl := until.Sub(now)
 	if ttl <= 0 {
-		return // already in its last second: not worth remembering
+		return &Verified{claims} // already in its last second: not worth remembering
 	}
 	stored := now
 	if !hasMonotonic(now) {
 		stored = time.Now() // a custom clock: serve for ttl from now on the real one
 	}
-	e := &cacheEntry{hash: h, token: tok, claims: claims, until: until, stored: stored, ttl: ttl}
+	e := &cacheEntry{hash: h, token: tok, stored: stored, ttl: ttl, until: until, verified: Verified{claims}}
 	s := c.set(h)
 	i := c.slotFor(s, h)
 	s.entries[i].Store(e)
 	s.hashes[i].Store(h)
+	return &e.verified
 }
 
 // slotFor picks the slot of s for a new entry with hash h: the one already

@@ -472,3 +472,41 @@ func TestSignatureMatchesGolangJWT(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifySharedSharesCachedTokens: VerifyShared hands out the cache's own
+// Verified for a cached token (no copy), with the claims Verify returns.
+func TestVerifySharedSharesCachedTokens(t *testing.T) {
+	t.Parallel()
+	tok := cacheToken(t, cacheSecret, "alice", cacheNow.Add(time.Hour))
+	for _, tc := range []struct {
+		name       string
+		size       int
+		wantShared bool
+	}{{"cached", DefaultCacheSize, true}, {"no cache", 0, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v := mustVerifier(t, cacheSecret, fixedAt(cacheNow), WithCacheSize(tc.size))
+			first, err := v.VerifyShared(tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			second, err := v.VerifyShared(tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (first == second) != tc.wantShared {
+				t.Errorf("two verifications share one *Verified: %v, want %v", first == second, tc.wantShared)
+			}
+			want, err := v.Verify(tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first.Claims() != want || second.Claims() != want || first.User() != "alice" {
+				t.Errorf("VerifyShared claims %+v, %+v; Verify says %+v", first.Claims(), second.Claims(), want)
+			}
+			if bad, err := v.VerifyShared(tok + "x"); bad != nil || !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrSignatureInvalid) {
+				t.Errorf("VerifyShared(bad) = %v, %v; want nil and an error", bad, err)
+			}
+		})
+	}
+}

@@ -93,3 +93,24 @@ func ExampleVerifier_Verify_expired() {
 	// Output:
 	// expired: ask for a new token
 }
+
+// VerifyShared suits a server that carries the result to a handler: a
+// token seen again is answered from the cache with the same *Verified.
+func ExampleVerifier_VerifyShared() {
+	clock := func() time.Time { return time.Unix(1699999000, 0) }
+	v, err := token.NewVerifier([]byte("secretsecretsecret"), token.WithClock(clock))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	const tok = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyIjoiZ3VzdGF2byIsImV4cCI6MTcwMDAwMDAwMH0.DKh8eCLLt3pPhzMNwbvKrD-xjSGdjHNmYovPoR-xrnM"
+	first, err := v.VerifyShared(tok)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	again, _ := v.VerifyShared(tok)
+	fmt.Println(first.User(), first.Claims().ExpiresAt.Unix(), first == again)
+	// Output:
+	// gustavo 1700000000 true
+}
