@@ -26,14 +26,14 @@
 # servers are stopped on exit.
 #
 #   bash bench/load.sh                    # defaults below
-#   N=400000 BATCHES=40 bash bench/load.sh
+#   N=100000 BATCHES=10 FLOOD=0 bash bench/load.sh   # a quicker look
 #   AA=1 FLOOD=0 bash bench/load.sh       # A/A: the noise floor
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-N=${N:-200000}            # requests per server and face, in all
+N=${N:-400000}            # requests per server and face, in all (about 7 minutes in all)
 C=${C:-50}                # concurrent callers per load tool
-BATCHES=${BATCHES:-20}    # N is sent in this many batches
+BATCHES=${BATCHES:-40}    # N is sent in this many batches
 THROUGHPUT=${THROUGHPUT:-50000} # requests per throughput run (0 to skip)
 FLOOD=${FLOOD:-300000}    # distinct tokens in the memory flood (0 to skip)
 PIN=${PIN:-1}             # 1: servers on core 0, load tool on core 1 (steadier CPU figures)

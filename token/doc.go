@@ -9,7 +9,8 @@
 // accepted at once (WithPreviousSecrets) so a secret can be rotated without
 // cutting callers off. Verified tokens are cached until they expire, which
 // makes a repeated token cost a hash lookup instead of an HMAC and two JSON
-// decodes.
+// decodes; VerifyShared hands out the cached result itself (read-only)
+// where Verify returns a copy of the claims.
 //
 // Every failure is one of the sentinel errors below, to test with errors.Is;
 // none of them ever contains the token or the secret.
