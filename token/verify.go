@@ -181,7 +181,6 @@ func (v *Verifier) VerifyShared(tok string) (*Verified, error) {
 
 // verify checks tok from scratch, at time now.
 func (v *Verifier) verify(tok string, now time.Time) (Claims, error) {
-
 	if !isJWSText(tok) {
 		return Claims{}, ErrMalformed
 	}
@@ -337,7 +336,7 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 // strictBase64 decodes segments as golang-jwt's Parser.DecodeSegment does
 // with WithStrictDecoding: unpadded base64url, and a segment whose spare low
 // bits are not zero (another spelling of the same bytes) is refused like any
-// non-canonical form. TestDecodeMatchesGolangJWT holds the two together.
+// non-canonical form. FuzzDecodeSegment holds the two together.
 var strictBase64 = base64.RawURLEncoding.Strict()
 
 // decode decodes seg into s's output buffer and returns it; it stays valid
