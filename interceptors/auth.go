@@ -59,7 +59,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithClock(now func() time.Time) Option {
 	return func(a *Authenticator) {
 		if now != nil {
-			a.now, a.customClock = now, true
+			a.now = now
 		}
 	}
 }
@@ -94,7 +94,6 @@ type Authenticator struct {
 	hooks         []DecisionHook
 	logger        *slog.Logger
 	now           func() time.Time
-	customClock   bool // set by WithClock
 }
 
 // New builds an Authenticator from cfg. With an empty cfg.Secret
@@ -132,11 +131,7 @@ func New(cfg Config, opts ...Option) (*Authenticator, error) {
 	vopts := []token.Option{
 		token.WithUsers(cfg.Users...),
 		token.WithLeeway(cfg.Leeway),
-	}
-	if a.customClock {
-		// Only then: on time.Now the verifier's cache serves hits on the
-		// cheaper monotonic clock.
-		vopts = append(vopts, token.WithClock(a.now))
+		token.WithClock(a.now),
 	}
 	if cfg.PreviousSecret != "" {
 		vopts = append(vopts, token.WithPreviousSecrets([]byte(cfg.PreviousSecret)))

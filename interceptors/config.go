@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tokengate/tokengate/token"
 )
 
 // Config is everything an Authenticator needs to decide. Its zero value
@@ -79,8 +81,8 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if s := strings.TrimSpace(get(EnvCacheSize)); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil {
-			return Config{}, fmt.Errorf("%s=%q: want an integer (negative turns the cache off)", EnvCacheSize, s)
+		if err != nil || n > token.MaxCacheSize {
+			return Config{}, fmt.Errorf("%s=%q: want an integer up to %d (negative turns the cache off)", EnvCacheSize, s, token.MaxCacheSize)
 		}
 		cfg.CacheSize = n
 	}

@@ -34,6 +34,7 @@ func TestConfigFromLookup(t *testing.T) {
 		{"bad leeway", map[string]string{"TOKENS_LEEWAY": "soon"}, interceptors.Config{}, "TOKENS_LEEWAY"},
 		{"negative leeway", map[string]string{"TOKENS_LEEWAY": "-5"}, interceptors.Config{}, "TOKENS_LEEWAY"},
 		{"bad cache size", map[string]string{"TOKENS_CACHE_SIZE": "lots"}, interceptors.Config{}, "TOKENS_CACHE_SIZE"},
+		{"cache size over the cap", map[string]string{"TOKENS_CACHE_SIZE": "1048577"}, interceptors.Config{}, "up to 1048576"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

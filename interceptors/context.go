@@ -13,7 +13,7 @@ type callerKey struct{}
 // two; the verified token it points to is shared with the verifier's cache.
 type callerContext struct {
 	context.Context
-	verified    *token.Verified // nil unless let in by a verified token
+	verified    token.Verified // zero unless let in by a verified token
 	statusToken bool
 }
 
@@ -34,7 +34,7 @@ func callerFrom(ctx context.Context) *callerContext {
 // token, a public method, or with authentication off.
 func UserFromContext(ctx context.Context) (string, bool) {
 	c := callerFrom(ctx)
-	if c == nil || c.verified == nil {
+	if c == nil || c.verified.User() == "" { // a verified user is never empty
 		return "", false
 	}
 	return c.verified.User(), true
@@ -43,7 +43,7 @@ func UserFromContext(ctx context.Context) (string, bool) {
 // ClaimsFromContext returns the claims of the caller's verified token.
 func ClaimsFromContext(ctx context.Context) (token.Claims, bool) {
 	c := callerFrom(ctx)
-	if c == nil || c.verified == nil {
+	if c == nil || c.verified.User() == "" {
 		return token.Claims{}, false
 	}
 	return c.verified.Claims(), true

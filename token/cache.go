@@ -15,20 +15,19 @@ import (
 //
 // Readers take no lock: every slot is an atomic pointer to an entry that
 // never changes once stored, so a hit is a hash, a few loads and a
-// comparison. Two writers racing for one slot both succeed in turn and the
-// later one stays; nothing is lost but a cache entry.
+// comparison. Writers racing for one slot can leave it holding one writer's
+// hash and the other's entry; readers check the entry's own hash, so that
+// costs a miss, never a wrong answer.
 //
 // Entries are found by a keyed 64-bit hash of the token (the seed is random
 // per process, so nobody can aim for a set) and confirmed with a
 // constant-time comparison of the whole token.
 //
-// A hit reads only the monotonic clock (time.Since, cheaper than time.Now):
-// each entry remembers when it was stored and how long it may be served,
-// which is until its token enters its last valid second (exp + leeway). After
-// that the token takes the full path, which checks the wall clock exactly.
-// Because the serving window is measured on the monotonic clock, a step of
-// the wall clock does not move it; it is bounded by the token's lifetime.
-// The cache holds no timers or goroutines: a dropped Verifier is garbage.
+// A hit is served only while the verifier's clock is within the token's
+// validity (exp + leeway, in whole seconds), the very test the full path
+// makes, so a cached token is accepted exactly when it would be verified
+// again. The cache holds no timers or goroutines: a dropped Verifier is
+// garbage.
 type cache struct {
 	seed maphash.Seed
 	sets []cacheSet
@@ -36,6 +35,10 @@ type cache struct {
 }
 
 const cacheWays = 4
+
+// MaxCacheSize caps WithCacheSize. The table is allocated whole (16 bytes
+// a slot), so the cap keeps a mistyped size from costing gigabytes.
+const MaxCacheSize = 1 << 20
 
 // cacheSet is one cache line: the hashes of its entries, read first so that
 // a miss touches no entry, and the entries.
@@ -45,18 +48,22 @@ type cacheSet struct {
 }
 
 type cacheEntry struct {
-	hash     uint64
-	token    string
-	stored   time.Time     // when it was stored, with a monotonic reading
-	ttl      time.Duration // how long after stored it may be served
-	until    time.Time     // exp + leeway, on the wall clock
-	verified Verified
+	hash  uint64
+	token string
+	// lastSecond is the last whole second (Unix time) in which the token
+	// is valid: exp + leeway, rounded down, as the full check counts.
+	lastSecond int64
+	claims     Claims
 }
 
-// live reports whether e may still be served, by the monotonic clock.
-func (e *cacheEntry) live() bool { return time.Since(e.stored) < e.ttl }
+// servable reports whether e may be served at now: now is in the token's
+// last valid second or before. It is the full check's test,
+// !now.Truncate(time.Second).After(until), on whole seconds.
+func (e *cacheEntry) servable(now time.Time) bool {
+	return now.Unix() <= e.lastSecond
+}
 
-// newCache returns a cache of at most size entries (size > 0).
+// newCache returns a cache of at most size entries (0 < size <= MaxCacheSize).
 func newCache(size int) *cache {
 	ways := min(size, cacheWays)
 	return &cache{seed: maphash.MakeSeed(), sets: make([]cacheSet, size/ways), ways: ways}
@@ -69,7 +76,7 @@ func (c *cache) set(h uint64) *cacheSet {
 }
 
 // get returns the entry for tok, if there is one, and tok's hash for put.
-// The caller checks that the entry is still live.
+// The caller checks that the entry is still servable.
 func (c *cache) get(tok string) (*cacheEntry, uint64) {
 	h := maphash.String(c.seed, tok)
 	s := c.set(h)
@@ -87,24 +94,14 @@ func (c *cache) get(tok string) (*cacheEntry, uint64) {
 }
 
 // put remembers a verified token whose hash get returned, and returns its
-// Verified. until is exp + leeway; now is the time the token was verified
-// at, on the verifier's clock (time.Now, with its monotonic reading, unless
-// WithClock).
-func (c *cache) put(h uint64, tok string, claims Claims, until, now time.Time) *Verified {
-	ttl := until.Sub(now)
-	if ttl <= 0 {
-		return &Verified{claims} // already in its last second: not worth remembering
-	}
-	stored := now
-	if !hasMonotonic(now) {
-		stored = time.Now() // a custom clock: serve for ttl from now on the real one
-	}
-	e := &cacheEntry{hash: h, token: tok, stored: stored, ttl: ttl, until: until, verified: Verified{claims}}
+// Verified. until is exp + leeway.
+func (c *cache) put(h uint64, tok string, claims Claims, until time.Time) Verified {
+	e := &cacheEntry{hash: h, token: tok, lastSecond: until.Unix(), claims: claims}
 	s := c.set(h)
 	i := c.slotFor(s, h)
 	s.entries[i].Store(e)
 	s.hashes[i].Store(h)
-	return &e.verified
+	return Verified{&e.claims}
 }
 
 // slotFor picks the slot of s for a new entry with hash h: the one already
@@ -127,11 +124,7 @@ func (c *cache) slotFor(s *cacheSet, h uint64) int {
 	return rand.IntN(c.ways)
 }
 
-// hasMonotonic reports whether t carries a monotonic clock reading, as
-// time.Now's results do (Round(0) strips it).
-func hasMonotonic(t time.Time) bool { return t != t.Round(0) }
-
-// len counts the entries held, live or not.
+// len counts the entries held, servable or not.
 func (c *cache) len() int {
 	n := 0
 	for i := range c.sets {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"runtime"
 	"strconv"
 	"strings"
@@ -135,9 +136,8 @@ func TestCacheRespectsExpiry(t *testing.T) {
 	}
 }
 
-// TestCacheExpiresOnTheRealClock: with the default clock a hit is judged on
-// the monotonic clock alone; the entry must still stop being served once
-// its token's exp has come.
+// TestCacheExpiresOnTheRealClock: on the default clock (time.Now), a cached
+// token stops being served once its exp second has passed.
 func TestCacheExpiresOnTheRealClock(t *testing.T) {
 	t.Parallel()
 	exp := time.Now().Truncate(time.Second).Add(time.Second)
@@ -146,9 +146,6 @@ func TestCacheExpiresOnTheRealClock(t *testing.T) {
 	}
 	tok := cacheToken(t, cacheSecret, "alice", exp)
 	v := mustVerifier(t, cacheSecret)
-	if v.customClock {
-		t.Fatal("a Verifier without WithClock has a custom clock")
-	}
 	if _, err := v.Verify(tok); err != nil {
 		t.Fatal(err)
 	}
@@ -226,6 +223,18 @@ func TestCacheIsBounded(t *testing.T) {
 				t.Errorf("the token verified last is not served from the cache: %v", err)
 			}
 		})
+	}
+}
+
+// TestCacheSizeIsCapped: the table is allocated whole, so an absurd size is
+// cut to MaxCacheSize rather than tried.
+func TestCacheSizeIsCapped(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{MaxCacheSize + 1, 1 << 40, math.MaxInt} {
+		v := mustVerifier(t, cacheSecret, WithCacheSize(size))
+		if slots := len(v.cache.sets) * v.cache.ways; slots != MaxCacheSize {
+			t.Errorf("WithCacheSize(%d): %d slots, want %d", size, slots, MaxCacheSize)
+		}
 	}
 }
 
@@ -473,8 +482,8 @@ func TestSignatureMatchesGolangJWT(t *testing.T) {
 	}
 }
 
-// TestVerifySharedSharesCachedTokens: VerifyShared hands out the cache's own
-// Verified for a cached token (no copy), with the claims Verify returns.
+// TestVerifySharedSharesCachedTokens: VerifyShared hands out a view of the
+// cache's own claims for a cached token (no copy), the claims Verify returns.
 func TestVerifySharedSharesCachedTokens(t *testing.T) {
 	t.Parallel()
 	tok := cacheToken(t, cacheSecret, "alice", cacheNow.Add(time.Hour))
@@ -494,8 +503,8 @@ func TestVerifySharedSharesCachedTokens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if (first == second) != tc.wantShared {
-				t.Errorf("two verifications share one *Verified: %v, want %v", first == second, tc.wantShared)
+			if shared := first.claims == second.claims; shared != tc.wantShared {
+				t.Errorf("two verifications share one Claims: %v, want %v", shared, tc.wantShared)
 			}
 			want, err := v.Verify(tok)
 			if err != nil {
@@ -504,8 +513,8 @@ func TestVerifySharedSharesCachedTokens(t *testing.T) {
 			if first.Claims() != want || second.Claims() != want || first.User() != "alice" {
 				t.Errorf("VerifyShared claims %+v, %+v; Verify says %+v", first.Claims(), second.Claims(), want)
 			}
-			if bad, err := v.VerifyShared(tok + "x"); bad != nil || !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrSignatureInvalid) {
-				t.Errorf("VerifyShared(bad) = %v, %v; want nil and an error", bad, err)
+			if bad, err := v.VerifyShared(tok + "x"); bad != (Verified{}) || !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrSignatureInvalid) {
+				t.Errorf("VerifyShared(bad) = %+v, %v; want the zero Verified and an error", bad, err)
 			}
 		})
 	}

@@ -30,9 +30,7 @@ type Verifier struct {
 	users   map[string]struct{}
 	leeway  time.Duration
 	now     func() time.Time
-	// customClock is set by WithClock.
-	customClock bool
-	cache       *cache
+	cache   *cache
 }
 
 // Option configures a Verifier.
@@ -81,7 +79,6 @@ func WithClock(now func() time.Time) Option {
 	return func(v *Verifier) {
 		if now != nil {
 			v.now = now
-			v.customClock = true
 		}
 	}
 }
@@ -90,14 +87,15 @@ func WithClock(now func() time.Time) Option {
 // unless WithCacheSize says otherwise.
 const DefaultCacheSize = 10_000
 
-// WithCacheSize bounds the cache of verified tokens; 0 or less turns it off.
+// WithCacheSize bounds the cache of verified tokens; 0 or less turns it off
+// and more than MaxCacheSize means MaxCacheSize.
 func WithCacheSize(n int) Option {
 	return func(v *Verifier) {
 		if n <= 0 {
 			v.cache = nil
 			return
 		}
-		v.cache = newCache(n)
+		v.cache = newCache(min(n, MaxCacheSize))
 	}
 }
 
@@ -129,54 +127,58 @@ func (v *Verifier) Verify(tok string) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
-	return t.claims, nil
+	return *t.claims, nil
 }
 
-// Verified is a token that passed verification. It cannot be changed, which
-// is what lets a Verifier hand the same *Verified to every verification of
-// a token it has cached.
-type Verified struct{ claims Claims }
+// Verified is a token that passed verification. It is a read-only view of
+// claims the Verifier may share with every verification of a token it has
+// cached; the zero Verified holds no claims.
+type Verified struct{ claims *Claims }
 
 // Claims returns the verified token's claims.
-func (t *Verified) Claims() Claims { return t.claims }
+func (t Verified) Claims() Claims {
+	if t.claims == nil {
+		return Claims{}
+	}
+	return *t.claims
+}
 
-// User returns the verified token's user.
-func (t *Verified) User() string { return t.claims.User }
+// User returns the verified token's user ("" for the zero Verified).
+func (t Verified) User() string {
+	if t.claims == nil {
+		return ""
+	}
+	return t.claims.User
+}
 
 // VerifyShared is Verify for a hot path that keeps the result, such as an
 // interceptor carrying it to a handler: a cached token costs no copy of its
 // claims and no allocation.
-func (v *Verifier) VerifyShared(tok string) (*Verified, error) {
+func (v *Verifier) VerifyShared(tok string) (Verified, error) {
 	if tok == "" {
-		return nil, ErrMissing
+		return Verified{}, ErrMissing
 	}
 	if len(tok) > MaxSize {
-		return nil, ErrTooLarge
+		return Verified{}, ErrTooLarge
 	}
+	now := v.now()
 	var h uint64
 	if v.cache != nil {
 		var e *cacheEntry
-		if e, h = v.cache.get(tok); e != nil {
-			// A verifier on a clock of its own (tests, replays) checks
-			// expiry on it; otherwise the monotonic clock is enough.
-			if v.customClock {
-				if !v.now().Truncate(time.Second).After(e.until) {
-					return &e.verified, nil
-				}
-			} else if e.live() {
-				return &e.verified, nil
-			}
+		if e, h = v.cache.get(tok); e != nil && e.servable(now) {
+			return Verified{&e.claims}, nil
 		}
 	}
-	now := v.now()
 	c, err := v.verify(tok, now)
 	if err != nil {
-		return nil, err
+		return Verified{}, err
 	}
 	if v.cache != nil {
-		return v.cache.put(h, tok, c, c.ExpiresAt.Add(v.leeway), now), nil
+		return v.cache.put(h, tok, c, c.ExpiresAt.Add(v.leeway)), nil
 	}
-	return &Verified{c}, nil
+	shared := new(Claims) // not &c, which would move c to the heap on every path
+	*shared = c
+	return Verified{shared}, nil
 }
 
 // verify checks tok from scratch, at time now.
