@@ -107,9 +107,9 @@ func (c *cache) put(h uint64, tok string, claims Claims, until time.Time) Verifi
 // slotFor picks the slot of s for a new entry with hash h: the one already
 // holding h (the same token, verified again or by two calls at once), else
 // an empty one, else a random one. It reads only the set's own cache line:
-// looking into the entries to prefer dead ones would cost a memory miss and
-// a clock read per slot on every insert, which is what a flood of new tokens
-// does all day; dead entries are never served, and go like the others.
+// looking into the entries to prefer expired ones would cost a memory miss
+// per slot on every insert, which is what a flood of new tokens does all
+// day; expired entries are never served, and go like the others.
 func (c *cache) slotFor(s *cacheSet, h uint64) int {
 	for i := range c.ways {
 		if s.hashes[i].Load() == h {
