@@ -853,15 +853,23 @@ func over8K(exp int64) string {
 
 // ---- raw connections ----
 
-// rawHTTP sends req as bytes on a new TCP connection and reads the answer.
-func rawHTTP(t *testing.T, addr, req string) (int, string) {
+// dialRaw opens a TCP connection to addr that gives up after 10 s; the
+// caller closes it.
+func dialRaw(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	return conn
+}
+
+// rawHTTP sends req as bytes on a new TCP connection and reads the answer.
+func rawHTTP(t *testing.T, addr, req string) (int, string) {
+	t.Helper()
+	conn := dialRaw(t, addr)
+	defer conn.Close()
 	if _, err := io.WriteString(conn, req); err != nil {
 		t.Fatalf("write: %v", err)
 	}
@@ -901,12 +909,8 @@ func (a h2Answer) String() string {
 // header fields as given: no client-side validation.
 func rawGRPC(t *testing.T, addr string, fields ...hpack.HeaderField) h2Answer {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dialRaw(t, addr)
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
 		t.Fatal(err)
 	}
