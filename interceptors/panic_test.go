@@ -1,0 +1,175 @@
+package interceptors_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/tokengate/tokengate/interceptors"
+	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
+)
+
+// panickingEcho panics in every streaming method, and in UnaryEcho.
+type panickingEcho struct {
+	tokengatev1.UnimplementedEchoServiceServer
+}
+
+func (panickingEcho) UnaryEcho(context.Context, *tokengatev1.EchoRequest) (*tokengatev1.EchoResponse, error) {
+	panic("unary handler bug")
+}
+
+func (panickingEcho) ServerStreamingEcho(*tokengatev1.EchoRequest, grpc.ServerStreamingServer[tokengatev1.EchoResponse]) error {
+	panic("server stream handler bug")
+}
+
+func (panickingEcho) BidirectionalStreamingEcho(s grpc.BidiStreamingServer[tokengatev1.EchoRequest, tokengatev1.EchoResponse]) error {
+	if _, err := s.Recv(); err != nil {
+		return err
+	}
+	panic("bidi handler bug")
+}
+
+// serveWithRecovery runs echo behind go-grpc-middleware's recovery
+// interceptor, chained before tokengate as a server would chain it.
+func serveWithRecovery(t *testing.T, echo tokengatev1.EchoServiceServer, opts ...interceptors.Option) tokengatev1.EchoServiceClient {
+	t.Helper()
+	a, err := interceptors.New(interceptors.Config{Secret: secret}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The handler go-grpc-middleware documents for answering Internal
+	// (its default answers Unknown with the stack in the message).
+	toInternal := recovery.WithRecoveryHandler(func(p any) error {
+		return status.Errorf(codes.Internal, "panic: %v", p)
+	})
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(recovery.UnaryServerInterceptor(toInternal), a.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(recovery.StreamServerInterceptor(toInternal), a.StreamServerInterceptor()),
+	)
+	tokengatev1.RegisterEchoServiceServer(srv, echo)
+	lis := bufconn.Listen(1 << 20)
+	go func() { _ = srv.Serve(lis) }()
+	conn, err := grpc.NewClient("passthrough:///bufconn",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		srv.Stop()
+	})
+	return tokengatev1.NewEchoServiceClient(conn)
+}
+
+// A panic in a stream handler reaches the recovery interceptor chained
+// before tokengate, as it would without tokengate, even though stream
+// expiry runs the handler on a goroutine of its own; the server keeps
+// serving. Before, the panic killed the process.
+func TestStreamHandlerPanicReachesRecovery(t *testing.T) {
+	t.Parallel()
+	client := serveWithRecovery(t, panickingEcho{})
+	auth := "Bearer " + mustSign(t, secret, "ana", time.Now().Add(time.Hour))
+	ctx, cancel := context.WithTimeout(withMD("authorization", auth), 10*time.Second)
+	defer cancel()
+
+	for i := 0; i < 3; i++ { // the server survives each one
+		ss, err := client.ServerStreamingEcho(ctx, &tokengatev1.EchoRequest{Message: "hi"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ss.Recv()
+		assertCode(t, err, codes.Internal, "server stream handler bug")
+
+		bidi, err := client.BidirectionalStreamingEcho(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bidi.Send(&tokengatev1.EchoRequest{Message: "hi"}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = bidi.Recv()
+		assertCode(t, err, codes.Internal, "bidi handler bug")
+
+		_, err = client.UnaryEcho(ctx, &tokengatev1.EchoRequest{Message: "hi"})
+		assertCode(t, err, codes.Internal, "unary handler bug")
+	}
+}
+
+// lateEcho ignores its stream's end: it waits for release, then panics,
+// long after tokengate has ended its stream at token expiry.
+type lateEcho struct {
+	tokengatev1.UnimplementedEchoServiceServer
+	started chan struct{}
+	release chan struct{}
+}
+
+func (e lateEcho) BidirectionalStreamingEcho(grpc.BidiStreamingServer[tokengatev1.EchoRequest, tokengatev1.EchoResponse]) error {
+	close(e.started)
+	<-e.release
+	panic("late handler bug")
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A handler that outlives the stream tokengate ended at expiry is still
+// watched: its panic is logged with the method, instead of killing the
+// process or vanishing, and nothing is left running once it returns (the
+// package's goleak check).
+func TestAbandonedStreamHandlerIsObserved(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	echo := lateEcho{started: make(chan struct{}), release: make(chan struct{})}
+	client := serveWithRecovery(t, echo, interceptors.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+
+	exp := time.Now().Add(time.Second).Truncate(time.Second)
+	ctx, cancel := context.WithTimeout(withMD("authorization", "Bearer "+mustSign(t, secret, "ana", exp)), 10*time.Second)
+	defer cancel()
+	bidi, err := client.BidirectionalStreamingEcho(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-echo.started
+	_, err = bidi.Recv()
+	assertCode(t, err, codes.Unauthenticated, "token expired")
+
+	close(echo.release)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "late handler bug") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the late handler's panic was not logged; logs:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if out := logs.String(); !strings.Contains(out, "panicked after its stream was ended") ||
+		!strings.Contains(out, "/tokengate.v1.EchoService/BidirectionalStreamingEcho") {
+		t.Errorf("log does not say what happened where:\n%s", out)
+	}
+}
