@@ -5,7 +5,9 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
@@ -94,6 +96,9 @@ type Authenticator struct {
 	hooks         []DecisionHook
 	logger        *slog.Logger
 	now           func() time.Time
+	// known holds the methods the server registered (KnowMethods); nil
+	// until then.
+	known atomic.Pointer[map[string]struct{}]
 }
 
 // New builds an Authenticator from cfg. With an empty cfg.Secret
@@ -173,9 +178,11 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return selector.StreamServerInterceptor(i, selector.MatchFunc(a.requiresAuth))
 }
 
-func (a *Authenticator) requiresAuth(_ context.Context, c interceptors.CallMeta) bool {
-	// CallMeta.FullMethod formats a new string; look the parts up instead.
-	return !a.publicMethods.containsParts(c.Service, c.Method)
+func (a *Authenticator) requiresAuth(ctx context.Context, _ interceptors.CallMeta) bool {
+	// Not CallMeta's Service and Method: go-grpc-middleware splits the name
+	// at its first "/", grpc-go routes by its last (see splitMethod).
+	method, _ := grpc.Method(ctx)
+	return !a.publicMethods.contains(method)
 }
 
 // AuthFunc is the go-grpc-middleware auth.AuthFunc behind both interceptors,
@@ -184,22 +191,29 @@ func (a *Authenticator) requiresAuth(_ context.Context, c interceptors.CallMeta)
 // interceptors' business, not AuthFunc's).
 func (a *Authenticator) AuthFunc(ctx context.Context) (context.Context, error) {
 	method, _ := grpc.Method(ctx)
-	return a.Authenticate(ctx, method)
+	return a.authenticate(ctx, method, true)
 }
 
 // Authenticate decides one call to fullMethod from the incoming metadata in
 // ctx, as the interceptors do, and returns the context for the handler or a
 // gRPC status error (always codes.Unauthenticated). It is for guarding
 // something that is not a gRPC method with the same rules, such as an HTTP
-// metrics endpoint.
+// metrics endpoint. fullMethod names the call in decisions (logs, metrics):
+// give a fixed name, never one taken from the request.
 func (a *Authenticator) Authenticate(ctx context.Context, fullMethod string) (context.Context, error) {
+	return a.authenticate(ctx, fullMethod, false)
+}
+
+// authenticate is AuthFunc and Authenticate; fromServer says the method
+// name came from the gRPC server, that is from the caller.
+func (a *Authenticator) authenticate(ctx context.Context, fullMethod string, fromServer bool) (context.Context, error) {
 	var start time.Time
 	if a.hooks != nil { // the clock is read only for hooks
 		start = time.Now()
 	}
 	newCtx, d := a.decide(ctx, fullMethod)
 	if a.hooks != nil {
-		d.FullMethod = fullMethod
+		d.FullMethod = a.methodName(fullMethod, fromServer)
 		d.Duration = time.Since(start)
 		a.report(ctx, d)
 	}
@@ -253,7 +267,7 @@ func bearerToken(ctx context.Context) (string, error) {
 		return "", ErrMultipleCredentials
 	}
 	v := vals[0]
-	if len(v) > len("Bearer ") && v[6] == ' ' && strings.EqualFold(v[:6], "bearer") {
+	if len(v) > len("Bearer ") && v[6] == ' ' && v[len(v)-1] > ' ' && strings.EqualFold(v[:6], "bearer") {
 		return v[7:], nil // the usual "Bearer <token>", decided without scanning it
 	}
 	if strings.TrimSpace(v) == "" {
@@ -263,8 +277,57 @@ func bearerToken(ctx context.Context) (string, error) {
 	if !strings.EqualFold(scheme, "bearer") {
 		return "", ErrNotBearer
 	}
-	if tok == "" {
+	if strings.TrimSpace(tok) == "" { // "Bearer" and blanks: no token at all
 		return "", token.ErrMissing
 	}
 	return tok, nil
+}
+
+// UnregisteredMethod is the name a Decision gives a call whose method name
+// cannot be trusted in logs and metric labels: not valid UTF-8, longer than
+// MaxMethodNameSize, not starting with "/", or, once KnowMethods was called,
+// not registered on the server. With a grpc.UnknownServiceHandler, the
+// stream interceptors run for every name a client sends; folding them into
+// one value keeps label sets bounded and every label valid.
+const UnregisteredMethod = "unregistered"
+
+// MaxMethodNameSize is the longest method name a Decision carries as it is.
+const MaxMethodNameSize = 256
+
+// ServiceInfoProvider is what KnowMethods reads; *grpc.Server implements it.
+type ServiceInfoProvider interface {
+	GetServiceInfo() map[string]grpc.ServiceInfo
+}
+
+// KnowMethods tells the Authenticator which methods srv serves, so that
+// decisions about any other name a caller sends (possible only with a
+// grpc.UnknownServiceHandler) carry UnregisteredMethod instead. Call it
+// once every service is registered, before or after Serve; it is safe to
+// call concurrently with calls. Without it, names are only checked for
+// shape (see UnregisteredMethod).
+func (a *Authenticator) KnowMethods(srv ServiceInfoProvider) {
+	known := map[string]struct{}{}
+	for service, info := range srv.GetServiceInfo() {
+		for _, m := range info.Methods {
+			known["/"+service+"/"+m.Name] = struct{}{}
+		}
+	}
+	a.known.Store(&known)
+}
+
+// methodName is the name decisions carry for fullMethod. Names that came
+// from the server (that is, from the caller) must also be registered, once
+// the Authenticator knows what is.
+func (a *Authenticator) methodName(fullMethod string, fromServer bool) string {
+	if fullMethod == "" || fullMethod[0] != '/' || len(fullMethod) > MaxMethodNameSize || !utf8.ValidString(fullMethod) {
+		return UnregisteredMethod
+	}
+	if fromServer {
+		if known := a.known.Load(); known != nil {
+			if _, ok := (*known)[fullMethod]; !ok {
+				return UnregisteredMethod
+			}
+		}
+	}
+	return fullMethod
 }

@@ -3,6 +3,7 @@ package interceptors_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -126,6 +127,7 @@ func TestDecisionTable(t *testing.T) {
 		{"blank authorization", []string{"authorization", ""}, codes.Unauthenticated, "missing bearer token", ""},
 		{"bearer without token", []string{"authorization", "Bearer "}, codes.Unauthenticated, "missing bearer token", ""},
 		{"bearer word alone", []string{"authorization", "Bearer"}, codes.Unauthenticated, "missing bearer token", ""},
+		{"bearer and spaces", []string{"authorization", "Bearer   "}, codes.Unauthenticated, "missing bearer token", ""},
 		{"basic scheme", []string{"authorization", "Basic YW5hOnB3"}, codes.Unauthenticated, "not a bearer token", ""},
 		{"token without scheme", []string{"authorization", valid}, codes.Unauthenticated, "not a bearer token", ""},
 		{"two authorization values", []string{"authorization", "Bearer " + valid, "authorization", "Bearer " + valid}, codes.Unauthenticated, "more than one value", ""},
@@ -278,5 +280,64 @@ func TestShortSecretWarns(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "shorter than 32 bytes") || strings.Contains(logs.String(), "short\"") {
 		t.Errorf("logs = %q: want a warning about the length and never the secret", logs.String())
+	}
+}
+
+// With a grpc.UnknownServiceHandler (a proxy), any name reaches the
+// interceptors. grpc-go splits a name at its last "/" to route it, so
+// "/grpc.health.v1.Health/x/Check" is a method of the service
+// "grpc.health.v1.Health/x": neither a status method nor part of a public
+// service. Split at the first "/", as before, it was both.
+func TestMethodNamesSplitWhereGRPCSplitsThem(t *testing.T) {
+	t.Parallel()
+	a, err := interceptors.New(interceptors.Config{
+		Secret:        secret,
+		StatusToken:   statusToken,
+		PublicMethods: []string{"/tokengate.v1.EchoService/"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(
+		grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error { return nil }), // a proxy that says OK
+		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
+	lis := bufconn.Listen(1 << 16)
+	go func() { _ = srv.Serve(lis) }()
+	conn, err := grpc.NewClient("passthrough:///bufconn",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		srv.Stop()
+	})
+	call := func(ctx context.Context, method string) error {
+		s, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, method)
+		if err != nil {
+			return err
+		}
+		if err := s.RecvMsg(&healthpb.HealthCheckResponse{}); err != io.EOF {
+			return err
+		}
+		return nil
+	}
+	withStatusToken := withMD("x-status-token", statusToken)
+	for _, tc := range []struct {
+		name   string
+		ctx    context.Context
+		method string
+		code   codes.Code
+	}{
+		{"status token on a status method", withStatusToken, "/grpc.health.v1.Health/Check", codes.OK},
+		{"status token on a deeper path", withStatusToken, "/grpc.health.v1.Health/x/Check", codes.Unauthenticated},
+		{"public service", context.Background(), "/tokengate.v1.EchoService/Anything", codes.OK},
+		{"deeper path under a public service", context.Background(), "/tokengate.v1.EchoService/x/Anything", codes.Unauthenticated},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assertCode(t, call(tc.ctx, tc.method), tc.code, "")
+		})
 	}
 }

@@ -85,11 +85,12 @@ func (a *Authenticator) endAtExpiry(srv any, ss grpc.ServerStream, info *grpc.St
 		return out.err
 	case <-timer.C:
 		cancel(ErrTokenExpiredInStream)
+		method := a.methodName(info.FullMethod, true)
 		if a.hooks != nil {
-			a.report(ss.Context(), Decision{FullMethod: info.FullMethod, Reason: ReasonExpired,
+			a.report(ss.Context(), Decision{FullMethod: method, Reason: ReasonExpired,
 				User: claims.User, Err: ErrTokenExpiredInStream})
 		}
-		go a.watchAbandoned(done, info.FullMethod, abandonedHandlerGrace)
+		go a.watchAbandoned(done, method, abandonedHandlerGrace)
 		return denialFor(ErrTokenExpiredInStream).status
 	}
 }

@@ -21,19 +21,14 @@
 // The method label is the full gRPC method name, "/pkg.Service/Method". It
 // stays bounded because gRPC calls interceptors only for the methods
 // registered on the server: a call to any other name is answered
-// Unimplemented before the Authenticator, and so this hook, sees it. Two
-// things break that bound: a grpc.UnknownServiceHandler, which runs the
-// stream interceptors for every name a client sends, and
-// Authenticator.Authenticate called with names taken from requests. In
-// those cases wrap the hook and map unknown names to one value first:
-//
-//	h := m.Hook()
-//	hook := func(ctx context.Context, d interceptors.Decision) {
-//		if !known[d.FullMethod] {
-//			d.FullMethod = "unknown"
-//		}
-//		h(ctx, d)
-//	}
+// Unimplemented before the Authenticator, and so this hook, sees it. A
+// grpc.UnknownServiceHandler breaks that bound, since it runs the stream
+// interceptors for every name a client sends: call
+// Authenticator.KnowMethods(srv) once the services are registered, and
+// every other name is counted as interceptors.UnregisteredMethod. Names
+// that are not valid UTF-8, do not start with "/" or are longer than
+// interceptors.MaxMethodNameSize are folded the same way even without it,
+// so no caller can make the hook panic.
 //
 // The reason label has a fixed set of values, and no label ever carries a
 // user or a token.

@@ -72,7 +72,13 @@ func (m *Metrics) Hook() interceptors.DecisionHook {
 		if !d.Allowed {
 			result, seconds = ResultDenied, m.deniedSeconds
 		}
-		m.decisions.WithLabelValues(d.FullMethod, result, string(d.Reason)).Inc()
+		// The Authenticator hands hooks only valid, bounded method names
+		// (interceptors.UnregisteredMethod stands in for the rest); a
+		// series that still cannot be made is dropped, never a panic on
+		// the call's goroutine.
+		if c, err := m.decisions.GetMetricWithLabelValues(d.FullMethod, result, string(d.Reason)); err == nil {
+			c.Inc()
+		}
 		// A stream ended at its token's expiry was not verified again; its
 		// zero duration would only drag the histogram down.
 		if errors.Is(d.Err, interceptors.ErrTokenExpiredInStream) {

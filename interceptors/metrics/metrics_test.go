@@ -232,3 +232,98 @@ func TestNewNilUsesDefaultRegisterer(t *testing.T) {
 		t.Errorf("default registry holds %d decision series (%v), want 1", n, err)
 	}
 }
+
+// serveKnown is serve with the Authenticator told which methods the server
+// registered, and a proxy-style UnknownServiceHandler that answers OK.
+func serveKnown(t *testing.T, hook interceptors.DecisionHook) *grpc.ClientConn {
+	t.Helper()
+	a, err := interceptors.New(interceptors.Config{Secret: secret},
+		interceptors.WithDecisionHook(hook), interceptors.WithDecisionHook(interceptors.LogDecisions(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(
+		grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error { return nil }),
+		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
+	tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{})
+	a.KnowMethods(srv)
+	lis := bufconn.Listen(1 << 16)
+	go func() { _ = srv.Serve(lis) }()
+	conn, err := grpc.NewClient("passthrough:///bufconn",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		srv.Stop()
+	})
+	return conn
+}
+
+// A caller-chosen method name that is not valid UTF-8 once made the
+// Prometheus hook panic and killed the server (issue 12). Names the server
+// did not register, hostile or not, are now one label value, and the
+// server keeps answering.
+func TestHostileMethodNamesAreFolded(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := serveKnown(t, m.Hook())
+	for _, method := range []string{"/x.Y/\xff", "/made.up.Service/Anything", "/x.Y/" + strings.Repeat("a", 300)} {
+		s, err := conn.NewStream(context.Background(), &grpc.StreamDesc{ServerStreams: true}, method)
+		if err == nil {
+			err = s.RecvMsg(&tokengatev1.EchoResponse{})
+		}
+		if status.Code(err) != codes.Unauthenticated {
+			t.Errorf("stream %q: %v, want Unauthenticated", method, err)
+		}
+	}
+	// A registered method still has its own series, and the server is alive.
+	err = conn.Invoke(bearer(t, time.Now().Add(time.Hour)), "/tokengate.v1.EchoService/UnaryEcho",
+		&tokengatev1.EchoRequest{Message: "hi"}, &tokengatev1.EchoResponse{})
+	if err != nil {
+		t.Fatalf("registered method after hostile ones: %v", err)
+	}
+	want := `
+# HELP tokengate_auth_decisions_total Authentication decisions by gRPC method, result (allowed or denied) and reason.
+# TYPE tokengate_auth_decisions_total counter
+tokengate_auth_decisions_total{method="/tokengate.v1.EchoService/UnaryEcho",reason="valid_token",result="allowed"} 1
+tokengate_auth_decisions_total{method="unregistered",reason="missing_token",result="denied"} 3
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tokengate_auth_decisions_total"); err != nil {
+		t.Error(err)
+	}
+}
+
+// Without KnowMethods, well-formed names pass as they are, but a name no
+// label can hold is still folded, so the hook cannot panic.
+func TestInvalidMethodNameFoldedWithoutKnowMethods(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := serve(t, m.Hook(), grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error { return nil }))
+	s, err := conn.NewStream(context.Background(), &grpc.StreamDesc{ServerStreams: true}, "/x.Y/\xff")
+	if err == nil {
+		err = s.RecvMsg(&tokengatev1.EchoResponse{})
+	}
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("stream: %v, want Unauthenticated", err)
+	}
+	want := `
+# HELP tokengate_auth_decisions_total Authentication decisions by gRPC method, result (allowed or denied) and reason.
+# TYPE tokengate_auth_decisions_total counter
+tokengate_auth_decisions_total{method="unregistered",reason="missing_token",result="denied"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tokengate_auth_decisions_total"); err != nil {
+		t.Error(err)
+	}
+}
