@@ -23,8 +23,9 @@ var ErrTTLTooShort = errors.New("interceptors: token lifetime too short for rene
 type CredentialOption func(*credentialOptions)
 
 type credentialOptions struct {
-	insecure bool
-	now      func() time.Time
+	insecure    bool
+	now         func() time.Time
+	minValidity time.Duration
 }
 
 // AllowInsecure lets the credentials be sent over a connection without
@@ -44,6 +45,16 @@ func WithCredentialClock(now func() time.Time) CredentialOption {
 			o.now = now
 		}
 	}
+}
+
+// WithMinValidity makes MintingCredentials renew its token early enough that
+// every call starts with a token valid for more than d, by the client's
+// clock: give it the longest a stream of yours stays open, and the server
+// (which ends a stream when its token expires) will not cut it. The default
+// is the renewal margin, max(ttl/5, 10s); a d smaller than that changes
+// nothing. The other credentials never look at the time.
+func WithMinValidity(d time.Duration) CredentialOption {
+	return func(o *credentialOptions) { o.minValidity = d }
 }
 
 func newCredentialOptions(opts []CredentialOption) credentialOptions {
@@ -104,19 +115,23 @@ func renewMargin(ttl time.Duration) time.Duration {
 // Bearer <token>". It is for trusted clients that hold the shared secret,
 // such as other services of the same deployment.
 //
-// A token is reused until a fifth of its lifetime, and at least 10 seconds,
-// is left; the next call then mints a new one. So a call never carries a
-// token about to expire, and minting happens once per renewal, not once per
-// call. The credentials are safe for concurrent use.
+// The rule that holds: every call starts with a token that has more than
+// the renewal margin left, where the margin is max(ttl/5, 10s), or the
+// WithMinValidity duration when that is longer. A token is reused until
+// only the margin is left; the next call then mints a new one, so minting
+// happens once per renewal, not once per call. The credentials are safe for
+// concurrent use.
 //
-// Credentials are sent when a call starts: a stream that stays open longer
-// than its token has left is ended by the server with "token expired" (see
-// WithStreamExpiry). Choose ttl longer than the longest stream.
+// Credentials are sent when a call starts, and the server ends a stream
+// when its token expires (see WithStreamExpiry): a stream can count only on
+// the margin. For streams that stay open longer than that, set
+// WithMinValidity to their longest life.
 //
 // MintingCredentials returns an error wrapping token.ErrNoSecret for an
 // empty secret, token.ErrInvalidUser for a blank user, and ErrTTLTooShort
-// when ttl is not longer than the renewal margin plus the second that
-// token.Issue may round off the expiry, that is when ttl is 11s or less.
+// when ttl is not longer than the margin plus the second that token.Issue
+// may round off the expiry (with the default margin, when ttl is 11s or
+// less).
 func MintingCredentials(secret []byte, user string, ttl time.Duration, opts ...CredentialOption) (credentials.PerRPCCredentials, error) {
 	if len(secret) == 0 {
 		return nil, fmt.Errorf("interceptors: minting credentials: %w", token.ErrNoSecret)
@@ -124,11 +139,11 @@ func MintingCredentials(secret []byte, user string, ttl time.Duration, opts ...C
 	if strings.TrimSpace(user) == "" {
 		return nil, fmt.Errorf("interceptors: minting credentials: %w", token.ErrInvalidUser)
 	}
-	margin := renewMargin(ttl)
+	o := newCredentialOptions(opts)
+	margin := max(renewMargin(ttl), o.minValidity)
 	if ttl <= margin+time.Second {
 		return nil, fmt.Errorf("%w: ttl %v must be longer than %v", ErrTTLTooShort, ttl, margin+time.Second)
 	}
-	o := newCredentialOptions(opts)
 	return &mintingCredentials{
 		secret:   append([]byte(nil), secret...), // the caller may reuse its slice
 		user:     user,

@@ -450,3 +450,42 @@ func TestCredentialMetadataIsPerCall(t *testing.T) {
 		t.Errorf("status token metadata = %q", md)
 	}
 }
+
+// WithMinValidity is the guarantee a long stream needs: every call starts
+// with a token that has more than the minimum left. Before it, a token
+// minted with ttl = 60s was reused until 12s were left, so a 20s stream
+// opened then was cut by the server after 12s.
+func TestMintingCredentialsMinValidity(t *testing.T) {
+	t.Parallel()
+	start := time.Unix(1_700_000_000, 0)
+	const ttl, minValidity = time.Minute, 30 * time.Second
+	clock := newFakeClock(start, 0)
+	c, err := interceptors.MintingCredentials([]byte(secret), "ana", ttl,
+		interceptors.WithCredentialClock(clock.now), interceptors.WithMinValidity(minValidity))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for at := start; at.Before(start.Add(3 * ttl)); at = at.Add(time.Second) {
+		clock.set(at)
+		if left := expOf(t, bearerOf(t, c)).Sub(at); left <= minValidity {
+			t.Fatalf("at +%v a call starts with a token that has %v left, want more than %v", at.Sub(start), left, minValidity)
+		}
+	}
+
+	// Without the option the default margin is all a call can count on.
+	clock.set(start)
+	d, err := interceptors.MintingCredentials([]byte(secret), "ana", ttl, interceptors.WithCredentialClock(clock.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bearerOf(t, d)
+	clock.set(start.Add(ttl - 13*time.Second))
+	if left := expOf(t, bearerOf(t, d)).Sub(start.Add(ttl - 13*time.Second)); left != 13*time.Second {
+		t.Errorf("default: token reused with %v left, want 13s (margin max(ttl/5, 10s) = 12s)", left)
+	}
+
+	// A minimum the lifetime cannot give is refused, not silently cut.
+	if _, err := interceptors.MintingCredentials([]byte(secret), "ana", ttl, interceptors.WithMinValidity(ttl)); !errors.Is(err, interceptors.ErrTTLTooShort) {
+		t.Errorf("min validity = ttl: err = %v, want ErrTTLTooShort", err)
+	}
+}
