@@ -3,6 +3,9 @@ package interceptors
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
+	"fmt"
+	"slices"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -104,6 +107,9 @@ type Authenticator struct {
 // New builds an Authenticator from cfg. With an empty cfg.Secret
 // authentication is off and New logs a warning saying so.
 func New(cfg Config, opts ...Option) (*Authenticator, error) {
+	if err := checkConfig(cfg); err != nil {
+		return nil, err
+	}
 	a := &Authenticator{
 		statusToken:   []byte(cfg.StatusToken),
 		publicMethods: newMethodSet(cfg.PublicMethods),
@@ -153,6 +159,24 @@ func New(cfg Config, opts ...Option) (*Authenticator, error) {
 	}
 	a.verifier = v
 	return a, nil
+}
+
+// ErrNoUsers is returned by New for a Config whose Users list is not empty
+// but names nobody (only blank names): an allow-list of nothing allows
+// nothing, and tokengate will not read it as "anyone".
+var ErrNoUsers = errors.New("interceptors: the users allow-list names no user")
+
+// checkConfig refuses settings that cannot be meant, whether auth is on or
+// not, so that a mistake is found at startup rather than when the secret is
+// first set.
+func checkConfig(cfg Config) error {
+	if err := token.CheckLeeway(cfg.Leeway); err != nil {
+		return fmt.Errorf("interceptors: Config.Leeway: %w", err)
+	}
+	if len(cfg.Users) > 0 && !slices.ContainsFunc(cfg.Users, func(u string) bool { return strings.TrimSpace(u) != "" }) {
+		return ErrNoUsers
+	}
+	return nil
 }
 
 // UnaryServerInterceptor returns the interceptor for unary calls.

@@ -3,6 +3,7 @@ package interceptors_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -338,6 +339,36 @@ func TestMethodNamesSplitWhereGRPCSplitsThem(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assertCode(t, call(tc.ctx, tc.method), tc.code, "")
+		})
+	}
+}
+
+// New refuses settings that cannot be meant, auth on or off: a leeway
+// outside [0, token.MaxLeeway] (a negative one used to shorten the stream
+// deadline but not the verifier's; a huge one turned expiry off), and an
+// allow-list that names nobody (which used to mean "any user").
+func TestNewRefusesUnboundedOrEmptySettings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cfg  interceptors.Config
+		want error
+	}{
+		{"negative leeway", interceptors.Config{Secret: secret, Leeway: -time.Second}, token.ErrLeeway},
+		{"leeway over the maximum", interceptors.Config{Secret: secret, Leeway: token.MaxLeeway + time.Nanosecond}, token.ErrLeeway},
+		{"negative leeway with auth off", interceptors.Config{Leeway: -time.Second}, token.ErrLeeway},
+		{"allow-list of one blank name", interceptors.Config{Secret: secret, Users: []string{""}}, interceptors.ErrNoUsers},
+		{"allow-list of blanks", interceptors.Config{Secret: secret, Users: []string{" ", "\t"}}, interceptors.ErrNoUsers},
+		{"maximum leeway", interceptors.Config{Secret: secret, Leeway: token.MaxLeeway}, nil},
+		{"no allow-list", interceptors.Config{Secret: secret, Users: []string{}}, nil},
+		{"a blank among names", interceptors.Config{Secret: secret, Users: []string{"", "ana"}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a, err := interceptors.New(tc.cfg, interceptors.WithLogger(slog.New(slog.DiscardHandler)))
+			if !errors.Is(err, tc.want) || (err == nil) != (a != nil) {
+				t.Fatalf("New = %v, %v; want error %v", a, err, tc.want)
+			}
 		})
 	}
 }
