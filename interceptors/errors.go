@@ -61,8 +61,13 @@ var denials = []denial{
 	deny(token.ErrInvalidClaims, ReasonInvalidToken, "invalid token: bad claims"),
 	deny(token.ErrNoExpiry, ReasonInvalidToken, "invalid token: exp claim required"),
 	deny(token.ErrInvalidUser, ReasonInvalidToken, "invalid token: user claim must be a non-blank string"),
+	deny(token.ErrAudience, ReasonInvalidToken, "invalid token: aud claim not accepted"),
+	deny(token.ErrInvalidSubject, ReasonInvalidToken, "invalid token: sub claim must be a string"),
+	deny(token.ErrInvalidJTI, ReasonInvalidToken, "invalid token: jti claim must be a string"),
+	deny(token.ErrAtHash, ReasonInvalidToken, "invalid token: at_hash claim not accepted"),
 	deny(token.ErrExpired, ReasonExpired, "token expired"),
 	deny(ErrTokenExpiredInStream, ReasonExpired, "token expired"),
+	deny(ErrStatusTokenChanged, ReasonInvalidToken, "status token no longer accepted"),
 	deny(token.ErrNotYetValid, ReasonNotYetValid, "token not valid yet"),
 	deny(token.ErrUserNotAllowed, ReasonUserNotAllowed, "user not allowed"),
 }

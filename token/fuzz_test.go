@@ -1,14 +1,19 @@
 package token_test
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/tokengate/tokengate/token"
 )
@@ -19,12 +24,15 @@ var sentinels = []error{
 	token.ErrAlgorithm, token.ErrSignatureInvalid, token.ErrInvalidClaims,
 	token.ErrNoExpiry, token.ErrExpired, token.ErrNotYetValid,
 	token.ErrInvalidUser, token.ErrUserNotAllowed,
+	token.ErrAudience, token.ErrInvalidSubject, token.ErrInvalidJTI, token.ErrAtHash,
 }
 
 // FuzzVerify: whatever the input, Verify does not panic, fails with one of
 // the sentinels, answers the same the second time (from the cache or not),
 // and accepts nothing that is not a compact JWS signed with one of its
-// secrets, checked here with crypto/hmac independently of the package.
+// secrets, checked here with crypto/hmac independently of the package, nor
+// anything python-jose would refuse for its aud, at_hash, sub or jti, nor
+// for another user than encoding/json reads, checked with encoding/json.
 func FuzzVerify(f *testing.F) {
 	vs := loadJoseVectors(f)
 	for _, vec := range vs.Vectors {
@@ -45,6 +53,11 @@ func FuzzVerify(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(nbf)
+	// The payloads python-jose judged, signed with the secret: valid tokens
+	// with registered claims, and ones refused for them.
+	for _, vec := range loadJoseRegisteredClaims(f).Vectors {
+		f.Add(hs256(secrets[0], b64(standardHeader), b64(vec.Payload)))
+	}
 
 	f.Fuzz(func(t *testing.T, tok string) {
 		v, err := token.NewVerifier(secrets[0], token.WithPreviousSecrets(secrets[1]), fixedClock(now))
@@ -73,11 +86,120 @@ func FuzzVerify(f *testing.F) {
 		if strings.TrimSpace(c.User) == "" || c.ExpiresAt.IsZero() || c.ExpiresAt.Before(now) {
 			t.Fatalf("accepted %q with claims %+v", tok, c)
 		}
-		header, _, _ := strings.Cut(tok, ".")
+		header, payload, _ := strings.Cut(tok[:dot], ".")
 		if alg := headerAlg(t, header); alg != "HS256" {
 			t.Fatalf("accepted %q whose header names alg %q", tok, alg)
 		}
+		claims := payloadClaims(t, payload)
+		if user, _ := claims["user"].(string); user != c.User {
+			t.Fatalf("accepted %q for user %q, which encoding/json reads as %q", tok, c.User, user)
+		}
+		for _, name := range []string{"aud", "at_hash"} {
+			if _, ok := claims[name]; ok {
+				t.Fatalf("accepted %q, which carries %s", tok, name)
+			}
+		}
+		for _, name := range []string{"sub", "jti"} {
+			if v, ok := claims[name]; ok {
+				if _, isString := v.(string); !isString {
+					t.Fatalf("accepted %q, whose %s is %v", tok, name, v)
+				}
+			}
+		}
 	})
+}
+
+// FuzzVerifyUser: a user is accepted as exactly the string Python's
+// json.loads reads from its JSON text, and refused only when that text
+// escapes half of a UTF-16 surrogate pair (which Python would keep, and
+// which fastjson alone would read as another user's name) or the string is
+// blank. The fuzzer writes the text between the quotes.
+func FuzzVerifyUser(f *testing.F) {
+	for _, s := range []string{
+		"alice", "g\\u00f9<&>", "gù", " ", "", "a\\\"b\\/",
+		"\\ud83d\\ude00", "\\uD83D\\uDE00", "\\ufffd", "\\\\ud800",
+		"\\ud800", "\\udc00", "\\ud800\\u0041", "\\ud800\\n", "\\ude00\\ud83d", "\\\\\\ud800", "\\ud83d😀",
+	} {
+		f.Add(s)
+	}
+	exp := strconv.FormatInt(testExp.Unix(), 10)
+	v, err := token.NewVerifier(testSecret, fixedClock(testNow), token.WithCacheSize(0))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		want, loneSurrogate, ok := pythonJSONString(text)
+		if !ok || len(text) > token.MaxSize/2 {
+			return // not the text of one JSON string, or too long for a token
+		}
+		c, err := v.Verify(withPayload(`{"user":"` + text + `","exp":` + exp + `}`))
+		switch {
+		case loneSurrogate || strings.TrimSpace(want) == "":
+			if !errors.Is(err, token.ErrInvalidUser) {
+				t.Fatalf("user %q: Verify = %+v, %v; want ErrInvalidUser", text, c, err)
+			}
+		case err != nil || c.User != want:
+			t.Fatalf("user %q: Verify = %q, %v; want %q", text, c.User, err, want)
+		}
+	})
+}
+
+// pythonJSONString reads text as the inside of a JSON string, as Python's
+// json.loads does: \u escapes are UTF-16 code units, a high one followed
+// by a low one makes one character and any other surrogate is kept alone
+// (reported by loneSurrogate, and written as U+FFFD in s). ok is false if
+// text is not such an inside: a bare quote or control character, an unknown
+// escape, or invalid UTF-8.
+func pythonJSONString(text string) (s string, loneSurrogate, ok bool) {
+	if !utf8.ValidString(text) {
+		return "", false, false
+	}
+	var units []uint16
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		i += size
+		switch {
+		case r == '"' || r < 0x20:
+			return "", false, false
+		case r != '\\':
+			units = utf16.AppendRune(units, r)
+		case i < len(text) && jsonEscapes[text[i]] != 0:
+			units = append(units, jsonEscapes[text[i]])
+			i++
+		case i+5 <= len(text) && text[i] == 'u':
+			u, err := strconv.ParseUint(text[i+1:i+5], 16, 16)
+			if err != nil {
+				return "", false, false
+			}
+			units = append(units, uint16(u))
+			i += 5
+		default:
+			return "", false, false
+		}
+	}
+	runes := utf16.Decode(units)
+	return string(runes), !slices.Equal(utf16.Encode(runes), units), true
+}
+
+// jsonEscapes maps the character after a backslash to what it stands for,
+// \u escapes aside.
+var jsonEscapes = map[byte]uint16{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
+// payloadClaims decodes an accepted token's payload with encoding/json,
+// which, like Python, keeps the last value of a name given twice.
+func payloadClaims(t *testing.T, segment string) map[string]any {
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(segment)
+	if err != nil {
+		t.Fatalf("accepted a token whose payload %q is not base64url: %v", segment, err)
+	}
+	// Numbers as json.Number: an ignored claim may be too large for a float64.
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var claims map[string]any
+	if err := d.Decode(&claims); err != nil {
+		t.Fatalf("accepted a token whose payload %s is not a JSON object: %v", raw, err)
+	}
+	return claims
 }
 
 func isSentinel(err error) bool {

@@ -35,6 +35,13 @@ var (
 	ErrNotYetValid      = errors.New("token: not valid yet")
 	ErrInvalidUser      = errors.New("token: user claim must be a non-blank string")
 	ErrUserNotAllowed   = errors.New("token: user not allowed")
+
+	// The registered claims python-jose refuses when, as in Brevia, it is
+	// given no audience and no access token to check them against.
+	ErrAudience       = errors.New("token: aud claim not accepted (no audience is configured)")
+	ErrInvalidSubject = errors.New("token: sub claim must be a string")
+	ErrInvalidJTI     = errors.New("token: jti claim must be a string")
+	ErrAtHash         = errors.New("token: at_hash claim not accepted (no access token to check it against)")
 )
 
 // Claims are what a token asserts: who the caller is and until when.

@@ -19,8 +19,10 @@ import (
 
 // Verifier checks tokens against one or more secrets and the rules of
 // tokengate: HS256 only, exp required, nbf/iat honoured, a non-blank user,
-// and the optional allow-list. It remembers tokens it has verified (never
-// failures) until they expire, so a token seen again costs a hash lookup.
+// the optional allow-list, and the registered claims refused as Brevia
+// (python-jose) refuses them: aud, at_hash, and a sub or jti that is not a
+// string. It remembers tokens it has verified (never failures) until they
+// expire, so a token seen again costs a hash lookup.
 // A Verifier is safe for concurrent use; its settings never change after
 // NewVerifier, so a new secret or user list means a new Verifier and an
 // empty cache.
@@ -310,8 +312,10 @@ func checkHeader(s *scratch, seg string) error {
 	return nil
 }
 
-// payload is the wire form of the claims we read; any other claim is ignored,
-// as Brevia ignores it.
+// payload is the wire form of the claims we read. Other claims are ignored,
+// as Brevia ignores them, except the registered claims python-jose refuses
+// (aud, at_hash, and a sub or jti that is not a string), which readPayload
+// refuses too.
 type payload struct {
 	User          optional[string]
 	Exp, Nbf, Iat optional[float64] // NumericDates: JSON numbers of seconds
@@ -330,6 +334,7 @@ type optional[T any] struct {
 // allocation for decoding or parsing.
 type scratch struct {
 	in, out, sum []byte
+	user         []byte // the user claim's raw JSON text
 	json         fastjson.Parser
 }
 
@@ -375,35 +380,152 @@ func (s *scratch) parseObject(raw []byte) (*fastjson.Object, bool) {
 }
 
 // readPayload picks the claims out of a JSON object by their exact names.
-// Like Python's json.loads, a name given twice takes its last value.
+// Like Python's json.loads, a name given twice takes its last value, and an
+// earlier value, however wrong, is forgotten.
 func readPayload(s *scratch, raw []byte) (payload, error) {
 	o, ok := s.parseObject(raw)
 	if !ok {
 		return payload{}, ErrInvalidClaims
 	}
-	var p payload
-	var err error
+	var user, exp, nbf, iat, sub, jti *fastjson.Value
+	var aud, atHash bool
 	o.Visit(func(key []byte, v *fastjson.Value) {
 		switch string(key) {
 		case "user":
-			p.User = optional[string]{}
-			if v.Type() == fastjson.TypeString {
-				p.User = optional[string]{string(v.GetStringBytes()), true}
-			} else if v.Type() != fastjson.TypeNull {
-				err = ErrInvalidUser
-			}
+			user = v
 		case "exp":
-			p.Exp = numericDateClaim(v, &err)
+			exp = v
 		case "nbf":
-			p.Nbf = numericDateClaim(v, &err)
+			nbf = v
 		case "iat":
-			p.Iat = numericDateClaim(v, &err)
+			iat = v
+		case "aud":
+			aud = true
+		case "sub":
+			sub = v
+		case "jti":
+			jti = v
+		case "at_hash":
+			atHash = true
 		}
 	})
-	if err != nil {
+	var p payload
+	var err error
+	if p.Exp, err = numericDateClaim(exp); err != nil {
 		return payload{}, err
 	}
+	if p.Nbf, err = numericDateClaim(nbf); err != nil {
+		return payload{}, err
+	}
+	if p.Iat, err = numericDateClaim(iat); err != nil {
+		return payload{}, err
+	}
+	if p.User, err = userClaim(s, user); err != nil {
+		return payload{}, err
+	}
+	// python-jose's checks when given no audience, issuer, subject or
+	// access token, in its order: an aud names an audience we cannot be
+	// (so even null or [] is refused), sub and jti must be strings if
+	// present (null is not), and an at_hash binds the token to an access
+	// token we do not have. iss is not looked at. These come before the
+	// checks of time, as a token refused here is refused forever.
+	switch {
+	case aud:
+		return payload{}, ErrAudience
+	case sub != nil && sub.Type() != fastjson.TypeString:
+		return payload{}, ErrInvalidSubject
+	case jti != nil && jti.Type() != fastjson.TypeString:
+		return payload{}, ErrInvalidJTI
+	case atHash:
+		return payload{}, ErrAtHash
+	}
 	return p, nil
+}
+
+// userClaim reads the user claim: a JSON string, or null or absent (which
+// checkClaims refuses later, as a blank user).
+//
+// A user whose JSON text escapes half of a UTF-16 surrogate pair without
+// the other half is refused. Python keeps such a string as written, but
+// fastjson decodes it on a best-effort basis: the JSON text "\ud800" comes
+// out as the six characters \ud800, as "\\ud800" does, and "\ud800\u0041"
+// as U+FFFD (the A is lost), as "\ufffd" does. Two spellings would then be
+// one user, to the allow-list and to whoever reads the claims. Only the
+// raw JSON text tells them apart, and fastjson keeps it only until Type
+// decodes the string in place: hence the copy first.
+func userClaim(s *scratch, v *fastjson.Value) (optional[string], error) {
+	if v == nil {
+		return optional[string]{}, nil
+	}
+	s.user = v.MarshalTo(s.user[:0])
+	switch v.Type() {
+	case fastjson.TypeString:
+		if hasLoneSurrogate(s.user) {
+			return optional[string]{}, ErrInvalidUser
+		}
+		return optional[string]{string(v.GetStringBytes()), true}, nil
+	case fastjson.TypeNull:
+		return optional[string]{}, nil
+	}
+	return optional[string]{}, ErrInvalidUser
+}
+
+// hasLoneSurrogate reports whether the JSON string text s (valid JSON, as
+// parseObject checked) has a \u escape of a UTF-16 surrogate that is not
+// half of a high-low pair.
+func hasLoneSurrogate(s []byte) bool {
+	for {
+		i := bytes.IndexByte(s, '\\')
+		if i < 0 || i+1 >= len(s) {
+			return false
+		}
+		if s[i+1] != 'u' {
+			s = s[i+2:] // a one-character escape, \\ included
+			continue
+		}
+		r, ok := hex4(s[i+2:])
+		if !ok {
+			return true
+		}
+		s = s[i+6:]
+		switch {
+		case isLowSurrogate(r):
+			return true
+		case isHighSurrogate(r):
+			if len(s) < 2 || s[0] != '\\' || s[1] != 'u' {
+				return true
+			}
+			if r, ok = hex4(s[2:]); !ok || !isLowSurrogate(r) {
+				return true
+			}
+			s = s[6:]
+		}
+	}
+}
+
+func isHighSurrogate(r rune) bool { return 0xd800 <= r && r < 0xdc00 }
+func isLowSurrogate(r rune) bool  { return 0xdc00 <= r && r < 0xe000 }
+
+// hex4 reads the four hex digits of a \u escape at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 // maxNumericDate bounds NumericDates to the integers a float64 holds
@@ -413,19 +535,21 @@ const maxNumericDate = 1 << 53
 
 // numericDateClaim reads a NumericDate: a JSON number (RFC 7519 §2), never
 // a string as jwt.NumericDate would also take. null counts as absent, as
-// for a missing claim.
-func numericDateClaim(v *fastjson.Value, err *error) optional[float64] {
+// for a missing (nil) claim.
+func numericDateClaim(v *fastjson.Value) (optional[float64], error) {
+	if v == nil {
+		return optional[float64]{}, nil
+	}
 	switch v.Type() {
 	case fastjson.TypeNull:
-		return optional[float64]{}
+		return optional[float64]{}, nil
 	case fastjson.TypeNumber:
-		f, ferr := v.Float64()
-		if ferr == nil && !math.IsNaN(f) && math.Abs(f) <= maxNumericDate {
-			return optional[float64]{f, true}
+		f, err := v.Float64()
+		if err == nil && !math.IsNaN(f) && math.Abs(f) <= maxNumericDate {
+			return optional[float64]{f, true}, nil
 		}
 	}
-	*err = ErrInvalidClaims
-	return optional[float64]{}
+	return optional[float64]{}, ErrInvalidClaims
 }
 
 // numericDate turns a NumericDate into a time, as jwt.NumericDate does.

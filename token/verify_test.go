@@ -456,7 +456,9 @@ func TestVerifyShape(t *testing.T) {
 
 // TestVerifyClaimTypes: exp, nbf and iat are JSON numbers (RFC 7519
 // NumericDate), user a non-blank JSON string; claim names are
-// case-sensitive and unknown claims are ignored, as in Brevia.
+// case-sensitive, a name given twice takes its last value, and unknown
+// claims are ignored, as in Brevia (TestVerifyRegisteredClaims has the
+// registered claims it does not ignore).
 func TestVerifyClaimTypes(t *testing.T) {
 	t.Parallel()
 	exp := strconv.FormatInt(testExp.Unix(), 10)
@@ -497,8 +499,14 @@ func TestVerifyClaimTypes(t *testing.T) {
 		{name: "user null", tok: withUser(`null`), wantErr: token.ErrInvalidUser},
 		{name: "user missing", tok: withPayload(`{"exp":` + exp + `}`), wantErr: token.ErrInvalidUser},
 
-		{name: "unknown claims are ignored", tok: withPayload(`{"user":"alice","exp":` + exp + `,"sub":"root","admin":true,"aud":["x"]}`), want: alice},
+		{name: "unknown claims are ignored", tok: withPayload(`{"user":"alice","exp":` + exp + `,"admin":true,"roles":["x"],"iss":1}`), want: alice},
 		{name: "duplicate user: the last one counts, as in Python", tok: withPayload(`{"user":"mallory","user":"alice","exp":` + exp + `}`), want: alice},
+		{name: "duplicate user: an earlier non-string is forgotten, as in Python", tok: withPayload(`{"user":42,"user":"alice","exp":` + exp + `}`), want: alice},
+		{name: "duplicate user: a later non-string counts", tok: withPayload(`{"user":"alice","user":42,"exp":` + exp + `}`), wantErr: token.ErrInvalidUser},
+		{name: "duplicate user: a later null counts", tok: withPayload(`{"user":"alice","user":null,"exp":` + exp + `}`), wantErr: token.ErrInvalidUser},
+		{name: "duplicate exp: an earlier string is forgotten, as in Python", tok: withPayload(`{"user":"alice","exp":"abc","exp":` + exp + `}`), want: alice},
+		{name: "duplicate nbf: an earlier string is forgotten, as in Python", tok: withPayload(`{"user":"alice","exp":` + exp + `,"nbf":"abc","nbf":null}`), want: alice},
+		{name: "duplicate exp: a later string counts", tok: withPayload(`{"user":"alice","exp":` + exp + `,"exp":"abc"}`), wantErr: token.ErrInvalidClaims},
 		{name: "claim names are case-sensitive: User is not user", tok: withPayload(`{"User":"alice","exp":` + exp + `}`), wantErr: token.ErrInvalidUser},
 		{name: "claim names are case-sensitive: USER does not override user", tok: withPayload(`{"user":"alice","USER":"admin","exp":` + exp + `}`), want: alice},
 		{name: "claim names are case-sensitive: EXP does not override exp", tok: withPayload(`{"user":"alice","exp":` + exp + `,"EXP":1}`), want: alice},
@@ -513,11 +521,93 @@ func TestVerifyClaimTypes(t *testing.T) {
 
 		{name: "escaped claim name is the same name", tok: withPayload(`{"\u0075ser":"alice","exp":` + exp + `}`), want: alice},
 		{name: "user with a surrogate pair", tok: withUser(`"\ud83d\ude00"`), want: claimsOf("😀")},
+		{name: "user with an upper-case surrogate pair", tok: withUser(`"a\uD83D\uDE00b"`), want: claimsOf("a😀b")},
+		{name: "user with an escaped backslash before u", tok: withUser(`"\\ud800"`), want: claimsOf(`\ud800`)},
+		{name: "user with an escaped U+FFFD", tok: withUser(`"\ufffd"`), want: claimsOf("\ufffd")},
+		{name: "user with escapes around a pair", tok: withUser(`"\"\u00e9\ud83d\ude00\/\n"`), want: claimsOf("\"é😀/\n")},
 		{name: "payload not UTF-8", tok: withPayload("{\"user\":\"al\xffice\",\"exp\":" + exp + "}"), wantErr: token.ErrInvalidClaims},
 		{name: "invalid escape in a string", tok: withPayload(`{"user":"al\xice","exp":` + exp + `}`), wantErr: token.ErrInvalidClaims},
 		{name: "exp at 2^53 seconds, the largest NumericDate", tok: withExp("9007199254740992"), want: token.Claims{User: "alice", ExpiresAt: time.Unix(1<<53, 0)}},
 		{name: "exp beyond 2^53 seconds", tok: withExp("1e300"), wantErr: token.ErrInvalidClaims},
 		{name: "exp beyond float64", tok: withExp("1e400"), wantErr: token.ErrInvalidClaims},
+	})
+}
+
+// TestVerifyUserSurrogates: a user whose JSON text escapes half of a UTF-16
+// surrogate pair is refused, although Python would take it: fastjson would
+// read it as the same user as another spelling ("\ud800" as "\\ud800",
+// "\ud800\u0041" as "\ufffd"), which Python reads as another name.
+func TestVerifyUserSurrogates(t *testing.T) {
+	t.Parallel()
+	exp := strconv.FormatInt(testExp.Unix(), 10)
+	withUser := func(user string) string { return withPayload(`{"user":` + user + `,"exp":` + exp + `}`) }
+	runVerifyCases(t, []verifyCase{
+		{name: "lone high surrogate", tok: withUser(`"\ud800"`), wantErr: token.ErrInvalidUser},
+		{name: "lone high surrogate, upper case", tok: withUser(`"\uD800"`), wantErr: token.ErrInvalidUser},
+		{name: "lone high surrogate between letters", tok: withUser(`"al\udbffice"`), wantErr: token.ErrInvalidUser},
+		{name: "lone low surrogate", tok: withUser(`"\udc00"`), wantErr: token.ErrInvalidUser},
+		{name: "lone low surrogate after a letter", tok: withUser(`"a\udfff"`), wantErr: token.ErrInvalidUser},
+		{name: "high surrogate then a letter escape", tok: withUser(`"\ud800\u0041"`), wantErr: token.ErrInvalidUser},
+		{name: "high surrogate then another escape", tok: withUser(`"\ud800\n"`), wantErr: token.ErrInvalidUser},
+		{name: "two high surrogates", tok: withUser(`"\ud83d\ud83d"`), wantErr: token.ErrInvalidUser},
+		{name: "a pair the wrong way round", tok: withUser(`"\ude00\ud83d"`), wantErr: token.ErrInvalidUser},
+		{name: "a pair then a lone low surrogate", tok: withUser(`"\ud83d\ude00\ude00"`), wantErr: token.ErrInvalidUser},
+		{name: "a lone high surrogate then a pair", tok: withUser(`"\ud83d\ud83d\ude00"`), wantErr: token.ErrInvalidUser},
+		{name: "an escaped backslash then a lone surrogate", tok: withUser(`"\\\ud800"`), wantErr: token.ErrInvalidUser},
+		{name: "high surrogate then raw UTF-8 of a pair", tok: withUser(`"\ud83d😀"`), wantErr: token.ErrInvalidUser},
+		{name: "the last user counts: an earlier lone surrogate is forgotten", tok: withPayload(`{"user":"\ud800","user":"alice","exp":` + exp + `}`), want: alice},
+		{name: "the last user counts: a later lone surrogate is refused", tok: withPayload(`{"user":"alice","user":"\ud800","exp":` + exp + `}`), wantErr: token.ErrInvalidUser},
+		{name: "lone surrogates elsewhere are not the user's", tok: withPayload(`{"user":"alice","exp":` + exp + `,"sub":"\ud800","x":["\udc00"],"\ud800":1}`), want: alice},
+		{name: "lone surrogate in the allow-list check", tok: withUser(`"\ud800"`), opts: opts(token.WithUsers(`\ud800`, "\ufffd")), wantErr: token.ErrInvalidUser},
+	})
+}
+
+// TestVerifyRegisteredClaims: python-jose, called as Brevia calls it (no
+// audience, issuer, subject or access token), refuses any aud and any
+// at_hash, and a sub or jti that is not a string; it takes any iss.
+// TestJoseRegisteredClaims replays python-jose's own verdicts.
+func TestVerifyRegisteredClaims(t *testing.T) {
+	t.Parallel()
+	exp := strconv.FormatInt(testExp.Unix(), 10)
+	with := func(claims string) string { return withPayload(`{"user":"alice","exp":` + exp + `,` + claims + `}`) }
+	runVerifyCases(t, []verifyCase{
+		{name: "aud a string", tok: with(`"aud":"tokengate"`), wantErr: token.ErrAudience},
+		{name: "aud a list", tok: with(`"aud":["x"]`), wantErr: token.ErrAudience},
+		{name: "aud an empty list", tok: with(`"aud":[]`), wantErr: token.ErrAudience},
+		{name: "aud null", tok: with(`"aud":null`), wantErr: token.ErrAudience},
+		{name: "aud a number", tok: with(`"aud":1`), wantErr: token.ErrAudience},
+		{name: "aud with an escaped name", tok: with(`"\u0061ud":"x"`), wantErr: token.ErrAudience},
+		{name: "aud refused with an allow-list naming the user", tok: with(`"aud":"x"`), opts: opts(token.WithUsers("alice")), wantErr: token.ErrAudience},
+		{name: "Aud is not aud", tok: with(`"Aud":"x","AUD":"x","audience":"x"`), want: alice},
+
+		{name: "sub a string", tok: with(`"sub":"root"`), want: alice},
+		{name: "sub empty", tok: with(`"sub":""`), want: alice},
+		{name: "sub a number", tok: with(`"sub":1`), wantErr: token.ErrInvalidSubject},
+		{name: "sub null", tok: with(`"sub":null`), wantErr: token.ErrInvalidSubject},
+		{name: "sub a list", tok: with(`"sub":["root"]`), wantErr: token.ErrInvalidSubject},
+		{name: "sub twice, the last a string", tok: with(`"sub":1,"sub":"root"`), want: alice},
+		{name: "sub twice, the last a number", tok: with(`"sub":"root","sub":1`), wantErr: token.ErrInvalidSubject},
+
+		{name: "jti a string", tok: with(`"jti":"4f1e"`), want: alice},
+		{name: "jti a number", tok: with(`"jti":42`), wantErr: token.ErrInvalidJTI},
+		{name: "jti null", tok: with(`"jti":null`), wantErr: token.ErrInvalidJTI},
+		{name: "jti an object", tok: with(`"jti":{}`), wantErr: token.ErrInvalidJTI},
+		{name: "jti twice, the last null", tok: with(`"jti":"4f1e","jti":null`), wantErr: token.ErrInvalidJTI},
+
+		{name: "at_hash a string", tok: with(`"at_hash":"mVe6kEa0Q1nGWK9D9jbKHQ"`), wantErr: token.ErrAtHash},
+		{name: "at_hash empty", tok: with(`"at_hash":""`), wantErr: token.ErrAtHash},
+		{name: "at_hash null", tok: with(`"at_hash":null`), wantErr: token.ErrAtHash},
+
+		{name: "iss anything", tok: with(`"iss":{"x":[1,null]}`), want: alice},
+
+		// One error for several faults, in python-jose's order.
+		{name: "aud before sub, jti and at_hash", tok: with(`"at_hash":"h","jti":1,"sub":1,"aud":"x"`), wantErr: token.ErrAudience},
+		{name: "sub before jti and at_hash", tok: with(`"at_hash":"h","jti":1,"sub":1`), wantErr: token.ErrInvalidSubject},
+		{name: "jti before at_hash", tok: with(`"at_hash":"h","jti":1`), wantErr: token.ErrInvalidJTI},
+		// A token that can never be valid says why rather than that it expired.
+		{name: "aud on an expired token", tok: withPayload(`{"user":"alice","exp":1,"aud":"x"}`), wantErr: token.ErrAudience},
+		{name: "a claim of the wrong type comes first", tok: with(`"aud":"x","nbf":"0"`), wantErr: token.ErrInvalidClaims},
+		{name: "a user of the wrong type comes first", tok: withPayload(`{"user":1,"exp":` + exp + `,"aud":"x"}`), wantErr: token.ErrInvalidUser},
 	})
 }
 
