@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -38,8 +39,12 @@ type Decision struct {
 	// Err is the cause of a denial (test it with errors.Is against the
 	// sentinels of this package and of package token); nil when allowed.
 	Err error
-	// Duration is the time the decision took.
+	// Duration is the time the decision took; zero when StreamEnded.
 	Duration time.Duration
+	// StreamEnded marks the denial that ends an open stream: its token
+	// expired (see WithStreamExpiry) or a new policy refuses it (see
+	// Update). Nothing was verified for it.
+	StreamEnded bool
 }
 
 // DecisionHook sees every decision. It runs on the call's goroutine, so it
@@ -89,14 +94,16 @@ func WithStreamExpiry(on bool) Option {
 // Authenticator decides, for every call, whether its credentials let it in.
 // Build one with New and install its interceptors on a grpc.Server.
 type Authenticator struct {
-	disabled      bool
-	verifier      *token.Verifier
-	statusToken   []byte
+	disabled      bool   // fixed at New: a reload never turns auth on or off
+	cfg           Config // as given to New
+	policy        atomic.Pointer[policy]
+	updateMu      sync.Mutex // one Update at a time
+	streams       streamRegistry
 	statusMethods methodSet
 	publicMethods methodSet
-	leeway        time.Duration
 	streamExpiry  bool
 	hooks         []DecisionHook
+	policyHooks   []PolicyHook
 	logger        *slog.Logger
 	now           func() time.Time
 	// known holds the methods the server registered (KnowMethods); nil
@@ -107,13 +114,9 @@ type Authenticator struct {
 // New builds an Authenticator from cfg. With an empty cfg.Secret
 // authentication is off and New logs a warning saying so.
 func New(cfg Config, opts ...Option) (*Authenticator, error) {
-	if err := checkConfig(cfg); err != nil {
-		return nil, err
-	}
 	a := &Authenticator{
-		statusToken:   []byte(cfg.StatusToken),
+		cfg:           cfg,
 		publicMethods: newMethodSet(cfg.PublicMethods),
-		leeway:        cfg.Leeway,
 		streamExpiry:  true,
 		logger:        slog.Default(),
 		now:           time.Now,
@@ -133,31 +136,15 @@ func New(cfg Config, opts ...Option) (*Authenticator, error) {
 		if cfg.PreviousSecret != "" {
 			a.logger.Warn("tokengate: TOKENS_SECRET_PREVIOUS is set but ignored while TOKENS_SECRET is empty")
 		}
-		return a, nil
-	}
-	if len(cfg.Secret) < token.MinSecretSize {
+	} else if len(cfg.Secret) < token.MinSecretSize {
 		a.logger.Warn("tokengate: TOKENS_SECRET is shorter than 32 bytes; make a stronger one with `openssl rand -hex 32`",
 			"length", len(cfg.Secret))
 	}
-	vopts := []token.Option{
-		token.WithUsers(cfg.Users...),
-		token.WithLeeway(cfg.Leeway),
-		token.WithClock(a.now),
-	}
-	if cfg.PreviousSecret != "" {
-		vopts = append(vopts, token.WithPreviousSecrets([]byte(cfg.PreviousSecret)))
-	}
-	switch {
-	case cfg.CacheSize < 0:
-		vopts = append(vopts, token.WithCacheSize(0))
-	case cfg.CacheSize > 0:
-		vopts = append(vopts, token.WithCacheSize(cfg.CacheSize))
-	}
-	v, err := token.NewVerifier([]byte(cfg.Secret), vopts...)
+	p, err := a.newPolicy(cfg)
 	if err != nil {
 		return nil, err
 	}
-	a.verifier = v
+	a.policy.Store(p)
 	return a, nil
 }
 
@@ -193,8 +180,8 @@ func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // stream is then ended when the token expires (see WithStreamExpiry).
 func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	i := auth.StreamServerInterceptor(a.AuthFunc)
-	if a.streamExpiry && !a.disabled {
-		i = chainStream(i, a.endAtExpiry)
+	if !a.disabled {
+		i = chainStream(i, a.watchStream)
 	}
 	if a.publicMethods.empty() {
 		return i
@@ -257,26 +244,28 @@ func (a *Authenticator) decide(ctx context.Context, method string) (context.Cont
 	if a.disabled {
 		return ctx, Decision{Allowed: true, Reason: ReasonAuthDisabled}
 	}
-	if len(a.statusToken) > 0 && a.statusMethods.contains(method) && a.hasStatusToken(ctx) {
-		return &callerContext{Context: ctx, statusToken: true}, Decision{Allowed: true, Reason: ReasonStatusToken}
+	p := a.policy.Load() // once: the whole call is decided by one policy
+	if len(p.statusToken) > 0 && a.statusMethods.contains(method) && hasStatusToken(ctx, p.statusToken) {
+		return &callerContext{Context: ctx, statusToken: true, policy: p}, Decision{Allowed: true, Reason: ReasonStatusToken}
 	}
 	tok, err := bearerToken(ctx)
 	if err != nil {
 		return nil, Decision{Reason: denialFor(err).reason, Err: err}
 	}
-	verified, err := a.verifier.VerifyShared(tok)
+	verified, err := p.verifier.VerifyShared(tok)
 	if err != nil {
 		return nil, Decision{Reason: denialFor(err).reason, Err: err}
 	}
-	return &callerContext{Context: ctx, verified: verified}, Decision{Allowed: true, Reason: ReasonValidToken, User: verified.User()}
+	return &callerContext{Context: ctx, verified: verified, token: tok, policy: p},
+		Decision{Allowed: true, Reason: ReasonValidToken, User: verified.User()}
 }
 
 // hasStatusToken reports whether the call carries exactly one x-status-token
-// equal to the configured one. A wrong one is not an error: like Brevia, the
-// call then falls through to the bearer check.
-func (a *Authenticator) hasStatusToken(ctx context.Context) bool {
+// equal to want. A wrong one is not an error: like Brevia, the call then
+// falls through to the bearer check.
+func hasStatusToken(ctx context.Context, want []byte) bool {
 	vals := metadata.ValueFromIncomingContext(ctx, StatusTokenKey)
-	return len(vals) == 1 && subtle.ConstantTimeCompare([]byte(vals[0]), a.statusToken) == 1
+	return len(vals) == 1 && subtle.ConstantTimeCompare([]byte(vals[0]), want) == 1
 }
 
 // bearerToken returns the token of the call's one "authorization: Bearer

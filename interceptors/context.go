@@ -15,6 +15,10 @@ type callerContext struct {
 	context.Context
 	verified    token.Verified // zero unless let in by a verified token
 	statusToken bool
+	// What let the call in, so that an open stream can be judged again
+	// when the policy changes (see Authenticator.Update).
+	token  string
+	policy *policy
 }
 
 func (c *callerContext) Value(key any) any {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2"
@@ -48,51 +49,132 @@ func runHandler(done chan<- handlerOutcome, handler grpc.StreamHandler, srv any,
 	out.panicked = false
 }
 
-// endAtExpiry ends a stream when its token expires: the handler's context
-// is cancelled and the call returns Unauthenticated ("token expired") at
-// once, even if the handler is blocked in RecvMsg. Returning ends the RPC,
-// which in turn unblocks the handler's RecvMsg and SendMsg.
+// openStream is a stream the Authenticator let in and is watching: what let
+// it in, and where to tell it that a new policy refuses it.
+type openStream struct {
+	token       string  // the bearer token; "" when let in by the status token
+	statusToken bool    // let in by the status token
+	policy      *policy // the policy that let it in
+	revoked     chan error
+}
+
+// revoke tells s why it must end. It never blocks: one reason is enough.
+func (s *openStream) revoke(err error) {
+	select {
+	case s.revoked <- err:
+	default:
+	}
+}
+
+// streamRegistry holds the open streams, for a new policy to judge. Opening
+// and closing a stream cost a lock each; a call never walks the registry,
+// only Update does.
+type streamRegistry struct {
+	mu   sync.Mutex
+	open map[*openStream]struct{}
+}
+
+func (r *streamRegistry) add(s *openStream) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.open == nil {
+		r.open = make(map[*openStream]struct{})
+	}
+	r.open[s] = struct{}{}
+}
+
+func (r *streamRegistry) remove(s *openStream) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.open, s)
+}
+
+// revoke ends every open stream that p refuses and returns how many.
+func (r *streamRegistry) revoke(p *policy) int {
+	r.mu.Lock()
+	streams := make([]*openStream, 0, len(r.open))
+	for s := range r.open {
+		streams = append(streams, s)
+	}
+	r.mu.Unlock()
+	n := 0
+	for _, s := range streams {
+		if err := p.refuses(s); err != nil {
+			s.revoke(err)
+			n++
+		}
+	}
+	return n
+}
+
+// watchStream runs a stream's handler while watching two things that can
+// end the stream before the handler does: its token expiring (see
+// WithStreamExpiry) and a new policy that refuses it (see Update). Either
+// way the handler's context is cancelled and the call returns
+// Unauthenticated at once, even if the handler is blocked in RecvMsg.
+// Returning ends the RPC, which in turn unblocks the handler's RecvMsg and
+// SendMsg.
 //
-// The handler runs on a goroutine of its own so that the timer can end the
-// call while the handler is blocked. A panic in it is carried back and
-// raised again here, on the call's goroutine, so that a recovery
-// interceptor chained before tokengate handles it as it would without
-// tokengate. A handler still running when its stream was cut is watched
-// until it returns (see watchAbandoned).
+// The handler runs on a goroutine of its own so that the call can end while
+// the handler is blocked. A panic in it is carried back and raised again
+// here, on the call's goroutine, so that a recovery interceptor chained
+// before tokengate handles it as it would without tokengate. A handler still
+// running when its stream was cut is watched until it returns (see
+// watchAbandoned).
 //
 // A token is valid through its exp second (see package token), so the
 // stream ends when that second, plus the leeway, is over.
-func (a *Authenticator) endAtExpiry(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	claims, ok := ClaimsFromContext(ss.Context())
-	if !ok {
-		return handler(srv, ss) // status token or no token: nothing expires
+func (a *Authenticator) watchStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	c := callerFrom(ss.Context())
+	if c == nil || c.policy == nil {
+		return handler(srv, ss) // a public method: nothing to watch
 	}
-	deadline := claims.ExpiresAt.Truncate(time.Second).Add(time.Second + a.leeway)
+	s := &openStream{token: c.token, statusToken: c.statusToken, policy: c.policy, revoked: make(chan error, 1)}
+	a.streams.add(s)
+	defer a.streams.remove(s)
+	// An Update that swapped the policy after this stream was let in, but
+	// walked the registry before it was added, did not see it: judge it
+	// here.
+	if p := a.policy.Load(); p != s.policy {
+		if err := p.refuses(s); err != nil {
+			s.revoke(err)
+		}
+	}
+
+	var expiry <-chan time.Time
+	if a.streamExpiry && !c.statusToken {
+		exp := c.verified.Claims().ExpiresAt
+		deadline := exp.Truncate(time.Second).Add(time.Second + c.policy.leeway)
+		timer := time.NewTimer(deadline.Sub(a.now()))
+		defer timer.Stop()
+		expiry = timer.C
+	}
+
 	ctx, cancel := context.WithCancelCause(ss.Context())
 	defer cancel(nil)
 	wrapped := &middleware.WrappedServerStream{ServerStream: ss, WrappedContext: ctx}
-
 	done := make(chan handlerOutcome, 1)
 	go runHandler(done, handler, srv, wrapped)
 
-	timer := time.NewTimer(deadline.Sub(a.now()))
-	defer timer.Stop()
+	var why error
 	select {
 	case out := <-done:
 		if out.panicked {
 			panic(out.panicValue)
 		}
 		return out.err
-	case <-timer.C:
-		cancel(ErrTokenExpiredInStream)
-		method := a.methodName(info.FullMethod, true)
-		if a.hooks != nil {
-			a.report(ss.Context(), Decision{FullMethod: method, Reason: ReasonExpired,
-				User: claims.User, Err: ErrTokenExpiredInStream})
-		}
-		go a.watchAbandoned(done, method, abandonedHandlerGrace)
-		return denialFor(ErrTokenExpiredInStream).status
+	case <-expiry:
+		why = ErrTokenExpiredInStream
+	case why = <-s.revoked:
 	}
+	cancel(why)
+	method := a.methodName(info.FullMethod, true)
+	if a.hooks != nil {
+		a.report(ss.Context(), Decision{FullMethod: method, Reason: denialFor(why).reason,
+			User: c.verified.User(), Err: why, StreamEnded: true})
+	}
+	go a.watchAbandoned(done, method, abandonedHandlerGrace)
+	return denialFor(why).status
 }
 
 // watchAbandoned waits for the handler of a stream that was ended at token

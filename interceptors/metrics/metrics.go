@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,9 +78,10 @@ func (m *Metrics) Hook() interceptors.DecisionHook {
 		if c, err := m.decisions.GetMetricWithLabelValues(d.FullMethod, result, string(d.Reason)); err == nil {
 			c.Inc()
 		}
-		// A stream ended at its token's expiry was not verified again; its
-		// zero duration would only drag the histogram down.
-		if errors.Is(d.Err, interceptors.ErrTokenExpiredInStream) {
+		// A stream ended at its token's expiry or by a new policy was not
+		// verified then; its zero duration would only drag the histogram
+		// down.
+		if d.StreamEnded {
 			return
 		}
 		seconds.Observe(d.Duration.Seconds())

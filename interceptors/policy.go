@@ -1,0 +1,199 @@
+package interceptors
+
+import (
+	"crypto/subtle"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/tokengate/tokengate/token"
+)
+
+// policy is what an Authenticator decides with, built whole from a Config
+// and swapped whole by Update: a call reads it once, so it never sees half
+// of one policy and half of another. Its verifier, and so its cache of
+// verified tokens, is its own: nothing verified under one policy is trusted
+// under the next.
+type policy struct {
+	verifier    *token.Verifier // nil when authentication is off
+	statusToken []byte
+	leeway      time.Duration
+	// From the Config, to tell a new Config that changes nothing.
+	cfg Config
+}
+
+// Errors of Update.
+var (
+	// ErrCannotDisable refuses a new Config with an empty Secret:
+	// authentication is turned off only at startup, never by a reload.
+	ErrCannotDisable = errors.New("interceptors: a reload cannot turn authentication off (empty secret)")
+	// ErrStartedDisabled refuses Update on an Authenticator that started
+	// with authentication off: turning it on needs a restart, so that the
+	// interceptors are built for it.
+	ErrStartedDisabled = errors.New("interceptors: authentication was off at startup; restart to turn it on")
+	// ErrFixedSetting refuses a new Config that changes StatusMethods or
+	// PublicMethods, which shape the interceptors and are fixed at New.
+	ErrFixedSetting = errors.New("interceptors: StatusMethods and PublicMethods are fixed at startup")
+	// ErrStatusTokenChanged ends a stream opened with a status token that a
+	// new policy no longer accepts.
+	ErrStatusTokenChanged = errors.New("interceptors: status token changed")
+)
+
+// newPolicy checks cfg and builds the policy it describes.
+func (a *Authenticator) newPolicy(cfg Config) (*policy, error) {
+	if err := checkConfig(cfg); err != nil {
+		return nil, err
+	}
+	p := &policy{statusToken: []byte(cfg.StatusToken), leeway: cfg.Leeway, cfg: cfg}
+	if cfg.Secret == "" {
+		return p, nil
+	}
+	vopts := []token.Option{
+		token.WithUsers(cfg.Users...),
+		token.WithLeeway(cfg.Leeway),
+		token.WithClock(a.now),
+	}
+	if cfg.PreviousSecret != "" {
+		vopts = append(vopts, token.WithPreviousSecrets([]byte(cfg.PreviousSecret)))
+	}
+	switch {
+	case cfg.CacheSize < 0:
+		vopts = append(vopts, token.WithCacheSize(0))
+	case cfg.CacheSize > 0:
+		vopts = append(vopts, token.WithCacheSize(cfg.CacheSize))
+	}
+	v, err := token.NewVerifier([]byte(cfg.Secret), vopts...)
+	if err != nil {
+		return nil, err
+	}
+	p.verifier = v
+	return p, nil
+}
+
+// sameAs reports whether cfg describes this policy already, so that a
+// reload that changes nothing keeps the cache warm.
+func (p *policy) sameAs(cfg Config) bool {
+	c := p.cfg
+	return c.Secret == cfg.Secret && c.PreviousSecret == cfg.PreviousSecret &&
+		slices.Equal(c.Users, cfg.Users) && c.StatusToken == cfg.StatusToken &&
+		c.Leeway == cfg.Leeway && c.CacheSize == cfg.CacheSize
+}
+
+// PolicyEvent is what an Authenticator reports when a new policy is applied
+// or refused, to the hooks added with WithPolicyHook. It never holds a
+// secret.
+type PolicyEvent struct {
+	// Applied is true when the new policy took effect.
+	Applied bool
+	// Err says why a policy was refused (nil when applied). The previous
+	// policy keeps serving.
+	Err error
+	// Time is when the policy was applied or refused.
+	Time time.Time
+	// Revoked is the number of open streams the new policy ended.
+	Revoked int
+}
+
+// PolicyHook sees every policy change and every refused one. It must be
+// safe for concurrent use.
+type PolicyHook func(PolicyEvent)
+
+// WithPolicyHook adds a hook that sees every Update, applied or refused,
+// and every reload a FileWatcher could not read.
+func WithPolicyHook(h PolicyHook) Option {
+	return func(a *Authenticator) {
+		if h != nil {
+			a.policyHooks = append(a.policyHooks, h)
+		}
+	}
+}
+
+// Update applies a new policy: a new secret, previous secret, user list,
+// status token, leeway or cache size. It is how a service that keeps its
+// configuration elsewhere (etcd, Consul, its own reloader) changes the
+// Authenticator without a restart; NewFileWatcher is built on it.
+//
+// The new policy takes effect for every call that starts after Update
+// returns, atomically. Tokens verified under the old policy are not trusted
+// under the new one: its cache starts empty. Every open stream the new
+// policy would refuse (its user no longer allowed, its token signed by a
+// secret no longer accepted, its status token changed) is ended with
+// Unauthenticated and the reason a new call would get, reported to the
+// decision hooks like any denial. Streams it still accepts go on.
+//
+// A Config that New would refuse is refused here too, and so is one that
+// turns authentication off (ErrCannotDisable) or changes StatusMethods or
+// PublicMethods (ErrFixedSetting): then nothing changes, the old policy
+// keeps serving, and the error is logged and reported to the policy hooks.
+// Update is safe to call concurrently with calls and with itself.
+func (a *Authenticator) Update(cfg Config) error {
+	err := a.update(cfg)
+	if err != nil {
+		a.policyRefused(err)
+	}
+	return err
+}
+
+func (a *Authenticator) update(cfg Config) error {
+	switch {
+	case a.disabled:
+		return ErrStartedDisabled
+	case cfg.Secret == "":
+		return ErrCannotDisable
+	case !slices.Equal(cfg.StatusMethods, a.cfg.StatusMethods) || !slices.Equal(cfg.PublicMethods, a.cfg.PublicMethods):
+		return ErrFixedSetting
+	}
+	a.updateMu.Lock()
+	defer a.updateMu.Unlock()
+	if a.policy.Load().sameAs(cfg) {
+		return nil
+	}
+	p, err := a.newPolicy(cfg)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Secret) < token.MinSecretSize {
+		a.logger.Warn("tokengate: the new secret is shorter than 32 bytes; make a stronger one with `openssl rand -hex 32`",
+			"length", len(cfg.Secret))
+	}
+	a.policy.Store(p)
+	revoked := a.streams.revoke(p)
+	a.policyApplied(revoked)
+	return nil
+}
+
+func (a *Authenticator) policyApplied(revoked int) {
+	e := PolicyEvent{Applied: true, Time: time.Now(), Revoked: revoked}
+	a.logger.Info("tokengate: new policy applied", "streams_ended", revoked)
+	for _, h := range a.policyHooks {
+		h(e)
+	}
+}
+
+// policyRefused reports a policy that was not applied: refused by Update,
+// or not even read (a FileWatcher's read error).
+func (a *Authenticator) policyRefused(err error) {
+	e := PolicyEvent{Err: err, Time: time.Now()}
+	a.logger.Error("tokengate: new policy refused; the previous one keeps serving", "err", err)
+	for _, h := range a.policyHooks {
+		h(e)
+	}
+}
+
+// refuses reports why p refuses a stream that an earlier policy let in, or
+// nil if p still accepts it. Expiry is left to the stream's own timer (see
+// WithStreamExpiry): a reload ends only what the new policy revokes.
+func (p *policy) refuses(s *openStream) error {
+	if s.statusToken {
+		// Let in by the status token of the policy it was opened under.
+		if len(p.statusToken) == 0 || subtle.ConstantTimeCompare(s.policy.statusToken, p.statusToken) != 1 {
+			return ErrStatusTokenChanged
+		}
+		return nil
+	}
+	_, err := p.verifier.VerifyShared(s.token)
+	if errors.Is(err, token.ErrExpired) || errors.Is(err, token.ErrNotYetValid) {
+		return nil
+	}
+	return err
+}
