@@ -13,8 +13,17 @@
 // Register…HandlerClient), never with Register…HandlerServer, which would
 // skip them.
 //
-// Handler adds HEAD support on GET routes (HEAD /status for monitors), and
-// RedactURL keeps the status token out of access logs.
+// A request that cannot become a gRPC call is answered by the gateway
+// without one, with the same JSON error body: 401 for an Authorization value
+// that is not printable ASCII, 400 for a query that is not UTF-8. With
+// WithAuthenticate (given interceptors.Authenticator.Authenticate, the
+// server's own decision), the caller is authenticated first, so that a
+// caller without valid credentials gets 401 there too.
+//
+// Handler adds HEAD support on GET routes (HEAD /status for monitors),
+// without ever running a stream: HEAD on a streaming route is answered 405
+// (Allow: GET), after authentication with WithAuthenticate. RedactURL keeps
+// the status token out of access logs.
 //
 // This package knows nothing of JWT.
 package gateway

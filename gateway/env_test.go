@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -51,6 +52,9 @@ type recorder struct {
 	calls []call
 	byID  map[string]call
 	fail  error
+	// opened counts the calls that reached the server at all, before any
+	// handler.
+	opened atomic.Int64
 }
 
 func (r *recorder) record(ctx context.Context) error {
@@ -154,7 +158,16 @@ func newBackend(tb testing.TB) *backend {
 	if err != nil {
 		tb.Fatalf("listen: %v", err)
 	}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			rec.opened.Add(1)
+			return h(ctx, req)
+		}),
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			rec.opened.Add(1)
+			return h(srv, ss)
+		}),
+	)
 	tokengatev1.RegisterStatusServiceServer(srv, statusBackend{rec: rec})
 	tokengatev1.RegisterEchoServiceServer(srv, echoBackend{rec: rec})
 	served := make(chan struct{})

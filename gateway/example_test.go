@@ -51,7 +51,9 @@ func Example() {
 	// The gateway: tokengate's mux options, handlers registered against the
 	// gRPC endpoint (never Register…HandlerServer, which skips the
 	// interceptors), and Handler for HEAD and streaming challenges.
-	mux := gateway.NewServeMux(nil)
+	// WithAuthenticate decides the requests the gateway answers without a
+	// call (HEAD on a stream, a query that is not UTF-8) as the server does.
+	mux := gateway.NewServeMux([]gateway.Option{gateway.WithAuthenticate(auth.Authenticate)})
 	dial := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	if err := tokengatev1.RegisterStatusServiceHandlerFromEndpoint(ctx, mux, lis.Addr().String(), dial); err != nil {
 		log.Fatal(err)
@@ -102,11 +104,22 @@ func Example() {
 	resp.Body.Close()
 	fmt.Println("POST /v1/echo, token for ana:", resp.StatusCode, echo.Message, echo.User)
 
+	// HEAD on a stream never runs it: the caller is authenticated, then
+	// told to use GET.
+	resp = send(http.MethodHead, "/v1/echo/stream?message=hello", "")
+	resp.Body.Close()
+	fmt.Println("HEAD /v1/echo/stream:", resp.StatusCode)
+	resp = send(http.MethodHead, "/v1/echo/stream?message=hello", "Bearer "+tok)
+	resp.Body.Close()
+	fmt.Println("HEAD /v1/echo/stream, token for ana:", resp.StatusCode, "Allow:", resp.Header.Get("Allow"))
+
 	// Output:
 	// GET /status: 401 Bearer realm="tokengate"
 	// GET /status?token=…: 200
 	// POST /v1/echo, bad token: 401 Bearer realm="tokengate", error="invalid_token"
 	// POST /v1/echo, token for ana: 200 hello ana
+	// HEAD /v1/echo/stream: 401
+	// HEAD /v1/echo/stream, token for ana: 405 Allow: GET
 }
 
 // Keep the status token out of access logs.

@@ -22,6 +22,7 @@ var fuzzRoutes = []struct {
 	{http.MethodPost, "/v1/echo", unaryRPC},
 	{http.MethodGet, "/v1/echo/stream", streamRPC},
 	{http.MethodHead, "/status", statusRPC},
+	{http.MethodHead, "/v1/echo/stream", streamRPC},
 }
 
 func FuzzHeaderMapping(f *testing.F) {
@@ -99,6 +100,9 @@ func FuzzHeaderMapping(f *testing.F) {
 		}
 		if !called {
 			return
+		}
+		if rt.method == http.MethodHead && rt.rpc == streamRPC {
+			t.Fatalf("HEAD %s started the stream", u)
 		}
 		if c.method != rt.rpc {
 			t.Fatalf("backend method %q, want %q", c.method, rt.rpc)

@@ -36,6 +36,7 @@ type Option func(*config)
 type config struct {
 	realm         string
 	statusMethods map[string]bool
+	authenticate  func(ctx context.Context, fullMethod string) (context.Context, error)
 }
 
 // WithRealm sets the realm of the WWW-Authenticate challenge.
@@ -59,6 +60,23 @@ func WithStatusMethods(methods ...string) Option {
 			c.statusMethods[m] = true
 		}
 	}
+}
+
+// WithAuthenticate gives the gateway the server's authentication decision
+// for the requests it answers itself, without the gRPC call they map to:
+// HEAD on a streaming route and a query that is not UTF-8. Such a request
+// is first decided by f, with the RPC's full method name and, as incoming
+// metadata, exactly the metadata the call would have carried (the caller's
+// address as its peer), so that a caller without valid credentials gets the
+// same 401 as on GET. f returns a gRPC status error to refuse;
+// interceptors.Authenticator.Authenticate has this signature and makes the
+// interceptors' decision. f must be safe for concurrent use.
+//
+// Without it, those requests are answered without authentication: 400 for
+// the query, 405 for HEAD on a stream. It is an option of NewServeMux and
+// ServeMuxOptions; Handler does not use it.
+func WithAuthenticate(f func(ctx context.Context, fullMethod string) (context.Context, error)) Option {
+	return func(c *config) { c.authenticate = f }
 }
 
 // isStatusMethod reports whether method is one of the status methods, by
@@ -87,7 +105,13 @@ func newConfig(opts []Option) *config {
 //     metadata, and only it: Grpc-Metadata-Authorization, X-Status-Token and
 //     Grpc-Metadata-X-Status-Token headers are dropped;
 //   - ?token= becomes x-status-token metadata on the status routes only;
-//   - Unauthenticated answers 401 with an RFC 6750 challenge.
+//   - Unauthenticated answers 401 with an RFC 6750 challenge;
+//   - a request that cannot become a gRPC call is answered without one: an
+//     Authorization value that is not printable ASCII gets 401 (grpc-gateway
+//     would drop it, so that of two values the other passed alone), and a
+//     query that is not UTF-8 once unescaped gets 400 (grpc-go would refuse
+//     to marshal it: a 500), after the caller is authenticated when
+//     WithAuthenticate is given.
 //
 // Pass them to runtime.NewServeMux after your own options, or use
 // NewServeMux: grpc-gateway keeps only the last header matcher and error
@@ -99,6 +123,8 @@ func ServeMuxOptions(opts ...Option) []runtime.ServeMuxOption {
 	return []runtime.ServeMuxOption{
 		runtime.WithIncomingHeaderMatcher(incomingHeaderMatcher),
 		runtime.WithMetadata(c.statusTokenMetadata),
+		runtime.WithMetadata(cutCall),
+		runtime.WithMiddlewares(refuseUnsendable),
 		runtime.WithErrorHandler(c.errorHandler),
 	}
 }
@@ -168,6 +194,12 @@ func printableASCII(s string) bool {
 // WWW-Authenticate, which is not a challenge. (Errors of streaming routes
 // do not pass here; Handler covers those.)
 func (c *config) errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if cause := cutCause(ctx); cause != nil {
+		err = c.answerCut(ctx, r, err, cause)
+		if err == errHeadOnStream {
+			w.Header().Set("Allow", http.MethodGet)
+		}
+	}
 	err = validUTF8Message(err)
 	if status.Code(err) == codes.Unauthenticated {
 		w = &challengeWriter{ResponseWriter: w, challenge: challenge(c.realm, r)}
@@ -251,67 +283,32 @@ func (w *challengeWriter) Write(b []byte) (int, error) {
 
 func (w *challengeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Handler wraps a gateway mux for serving:
+// Handler wraps a gateway mux made with NewServeMux or ServeMuxOptions for
+// serving:
 //   - every 401 carries the RFC 6750 challenge, including those of
 //     streaming routes, whose errors bypass the mux's error handler;
-//   - an Authorization value that cannot be gRPC metadata is refused (401),
-//     rather than dropped on the way;
 //   - HEAD requests are answered as the GET of the same route without a
-//     body (grpc-gateway alone answers 501 for HEAD /status).
+//     body (grpc-gateway alone answers 501 for HEAD /status), except on a
+//     streaming route: there the stream is not run, since its headers are
+//     known only once it sends, and an endless one would never end. HEAD
+//     there gets 405 with Allow: GET, after the caller is authenticated
+//     when the mux has WithAuthenticate (401 as on GET otherwise).
+//
+// HEAD on a streaming route is recognised by the mux's options; on a mux
+// without them, it would run the stream.
 func Handler(mux *runtime.ServeMux, opts ...Option) http.Handler {
 	c := newConfig(opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w = &challengeWriter{ResponseWriter: w, challenge: challenge(c.realm, r)}
-		if !validAuthorization(r.Header.Values("Authorization")) {
-			// grpc-gateway would silently drop such a value, so that of two
-			// Authorization headers only one reached the server, or none
-			// with the challenge still saying invalid_token.
-			runtime.HTTPError(r.Context(), mux, &runtime.JSONPb{}, w, r, errMalformedAuthorization)
-			return
-		}
-		if !validQuery(r.URL.RawQuery) {
-			// grpc-gateway would copy it into a proto string field, which
-			// grpc-go then refuses to marshal: a 500 for bad input.
-			http.Error(w, "query is not valid UTF-8 once unescaped", http.StatusBadRequest)
-			return
-		}
 		if r.Method == http.MethodHead {
-			get := r.Clone(r.Context())
+			get, release := withCut(r.Clone(r.Context()), &cut{head: true})
+			defer release()
 			get.Method = http.MethodGet
 			mux.ServeHTTP(bodylessWriter{w}, get)
 			return
 		}
 		mux.ServeHTTP(w, r)
 	})
-}
-
-var errMalformedAuthorization = status.Error(codes.Unauthenticated,
-	"malformed authorization header: not printable ASCII")
-
-// validAuthorization reports whether every Authorization value can travel
-// as gRPC metadata (printable ASCII), as grpc-gateway requires.
-func validAuthorization(vals []string) bool {
-	for _, v := range vals {
-		if !printableASCII(v) {
-			return false
-		}
-	}
-	return true
-}
-
-// validQuery reports whether every key and value of the query unescapes to
-// valid UTF-8. Pairs that do not unescape at all are left to grpc-gateway,
-// which answers them with 400.
-func validQuery(raw string) bool {
-	if raw == "" {
-		return true
-	}
-	for _, part := range strings.FieldsFunc(raw, func(r rune) bool { return r == '&' || r == ';' }) {
-		if s, err := url.QueryUnescape(part); err == nil && !utf8.ValidString(s) {
-			return false
-		}
-	}
-	return true
 }
 
 // bodylessWriter drops the body of a HEAD response, keeping its status and

@@ -3,9 +3,39 @@ package interceptors
 import (
 	"context"
 	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
 
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 )
+
+// forwardedForKey is the metadata in which grpc-gateway names the HTTP
+// caller: any X-Forwarded-For values the caller sent, then the address of
+// the caller's connection, last, joined with ", ".
+const forwardedForKey = "x-forwarded-for"
+
+// LogOption configures LogDecisions.
+type LogOption func(*decisionLogger)
+
+// WithTrustedGateway names the connections that come from your own REST
+// gateway, by their peer address: for a call on one of them, the record's
+// "peer" is the HTTP caller, the last x-forwarded-for entry grpc-gateway
+// adds, and "via" is the gateway's connection. On any other connection
+// x-forwarded-for is ignored, since a gRPC caller can send it with any
+// value. trusted must hold only for addresses no outside caller can have,
+// such as an in-process connection (grpc-go's bufconn: Network() ==
+// "bufconn") or a gateway's own address on a private network; it must be
+// safe for concurrent use.
+func WithTrustedGateway(trusted func(peer net.Addr) bool) LogOption {
+	return func(l *decisionLogger) { l.trusted = trusted }
+}
+
+type decisionLogger struct {
+	logger  *slog.Logger
+	trusted func(net.Addr) bool
+}
 
 // LogDecisions returns a DecisionHook that logs every decision to logger
 // (slog.Default() when nil). Install it with WithDecisionHook.
@@ -18,42 +48,77 @@ import (
 //   - allowed calls at Debug, since there is one per call.
 //
 // Each record carries the method, the reason, the user when a token was
-// verified, the cause of a denial and the peer's address when known. The
+// verified, the cause of a denial and the peer's address when known: the
+// connection's, or, on a connection from a gateway named by
+// WithTrustedGateway, the HTTP caller's, with the gateway's as "via". The
 // token and the status token are never logged: a Decision does not hold
 // them, and the causes are the token package's sentinels, which carry no
 // caller input.
 //
 // A record below the logger's level costs one Enabled check, so leaving the
 // hook installed with Debug off is cheap.
-func LogDecisions(logger *slog.Logger) DecisionHook {
-	if logger == nil {
-		logger = slog.Default()
+func LogDecisions(logger *slog.Logger, opts ...LogOption) DecisionHook {
+	l := &decisionLogger{logger: logger}
+	if l.logger == nil {
+		l.logger = slog.Default()
 	}
-	return func(ctx context.Context, d Decision) {
-		level, msg := slog.LevelDebug, "tokengate: call allowed"
-		switch {
-		case d.Allowed:
-		case d.Reason == ReasonExpired:
-			level, msg = slog.LevelInfo, "tokengate: call denied"
-		default:
-			level, msg = slog.LevelWarn, "tokengate: call denied"
-		}
-		if !logger.Enabled(ctx, level) {
-			return
-		}
-		attrs := make([]slog.Attr, 0, 5)
-		attrs = append(attrs,
-			slog.String("method", d.FullMethod),
-			slog.String("reason", string(d.Reason)))
-		if d.User != "" {
-			attrs = append(attrs, slog.String("user", d.User))
-		}
-		if d.Err != nil {
-			attrs = append(attrs, slog.String("error", d.Err.Error()))
-		}
-		if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+	for _, opt := range opts {
+		opt(l)
+	}
+	return l.log
+}
+
+func (l *decisionLogger) log(ctx context.Context, d Decision) {
+	level, msg := slog.LevelDebug, "tokengate: call allowed"
+	switch {
+	case d.Allowed:
+	case d.Reason == ReasonExpired:
+		level, msg = slog.LevelInfo, "tokengate: call denied"
+	default:
+		level, msg = slog.LevelWarn, "tokengate: call denied"
+	}
+	if !l.logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 6)
+	attrs = append(attrs,
+		slog.String("method", d.FullMethod),
+		slog.String("reason", string(d.Reason)))
+	if d.User != "" {
+		attrs = append(attrs, slog.String("user", d.User))
+	}
+	if d.Err != nil {
+		attrs = append(attrs, slog.String("error", d.Err.Error()))
+	}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		if caller, ok := l.forwardedFor(ctx, p.Addr); ok {
+			attrs = append(attrs, slog.String("peer", caller), slog.String("via", p.Addr.String()))
+		} else {
 			attrs = append(attrs, slog.String("peer", p.Addr.String()))
 		}
-		logger.LogAttrs(ctx, level, msg, attrs...)
 	}
+	l.logger.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// forwardedFor returns the HTTP caller named by the trusted gateway at addr.
+// Only the last entry counts: the gateway appends its own caller's address
+// after whatever X-Forwarded-For the caller sent, and those are the
+// caller's to invent. An entry that is not an IP address is not logged.
+func (l *decisionLogger) forwardedFor(ctx context.Context, addr net.Addr) (string, bool) {
+	if l.trusted == nil || !l.trusted(addr) {
+		return "", false
+	}
+	vals := metadata.ValueFromIncomingContext(ctx, forwardedForKey)
+	if len(vals) == 0 {
+		return "", false
+	}
+	last := vals[len(vals)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	ip, err := netip.ParseAddr(strings.TrimSpace(last))
+	if err != nil {
+		return "", false
+	}
+	return ip.String(), true
 }

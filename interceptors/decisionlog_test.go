@@ -2,14 +2,22 @@ package interceptors_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+
 	"github.com/tokengate/tokengate/interceptors"
+	"github.com/tokengate/tokengate/internal/demoservice"
 	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
 )
 
@@ -118,4 +126,137 @@ func TestLogDecisionsAllowedOnlyAtDebug(t *testing.T) {
 	if lines := logs.take(); len(lines) != 1 || !strings.Contains(lines[0], "level=WARN") {
 		t.Errorf("denied call: log = %q, want one WARN line", lines)
 	}
+}
+
+// testAddr is a net.Addr of any network.
+type testAddr struct{ network, addr string }
+
+func (a testAddr) Network() string { return a.network }
+func (a testAddr) String() string  { return a.addr }
+
+// fromGateway trusts the in-process connection of a gateway, as the demo
+// does.
+func fromGateway(a net.Addr) bool { return a.Network() == "bufconn" }
+
+// TestLogDecisionsPeer checks which address a record names: the
+// connection's, except on a trusted gateway's connection, where it is the
+// HTTP caller's (the last x-forwarded-for entry) and the gateway's is "via".
+func TestLogDecisionsPeer(t *testing.T) {
+	t.Parallel()
+	gw := testAddr{"bufconn", "bufconn"}
+	direct := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}
+	cases := []struct {
+		name     string
+		trusted  func(net.Addr) bool
+		peer     net.Addr
+		xff      []string
+		wantPeer string
+		wantVia  string
+	}{
+		{"gateway, caller's address", fromGateway, gw, []string{"203.0.113.7"}, "203.0.113.7", "bufconn"},
+		{"gateway, caller sent X-Forwarded-For: the last entry counts", fromGateway, gw, []string{"198.51.100.1, 10.0.0.1, 203.0.113.7"}, "203.0.113.7", "bufconn"},
+		{"gateway, two values: the last counts", fromGateway, gw, []string{"198.51.100.1", "203.0.113.7"}, "203.0.113.7", "bufconn"},
+		{"gateway, IPv6 caller", fromGateway, gw, []string{"2001:db8::1"}, "2001:db8::1", "bufconn"},
+		{"gateway, no x-forwarded-for", fromGateway, gw, nil, "bufconn", ""},
+		{"gateway, last entry not an address", fromGateway, gw, []string{"203.0.113.7, evil\"name"}, "bufconn", ""},
+		{"direct caller sending x-forwarded-for", fromGateway, direct, []string{"203.0.113.7"}, "127.0.0.1:5000", ""},
+		{"no WithTrustedGateway: the gateway's connection", nil, gw, []string{"203.0.113.7"}, "bufconn", ""},
+		{"no WithTrustedGateway: a direct caller", nil, direct, []string{"203.0.113.7"}, "127.0.0.1:5000", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var logs logBuffer
+			var opts []interceptors.LogOption
+			if tc.trusted != nil {
+				opts = append(opts, interceptors.WithTrustedGateway(tc.trusted))
+			}
+			hook := interceptors.LogDecisions(slog.New(slog.NewJSONHandler(&logs, nil)), opts...)
+			md := metadata.MD{}
+			for _, v := range tc.xff {
+				md.Append("x-forwarded-for", v)
+			}
+			ctx := peer.NewContext(metadata.NewIncomingContext(context.Background(), md), &peer.Peer{Addr: tc.peer})
+			hook(ctx, interceptors.Decision{FullMethod: "/m/M", Reason: interceptors.ReasonMissingToken})
+			rec := oneRecord(t, &logs)
+			if rec["peer"] != tc.wantPeer {
+				t.Errorf("peer = %v, want %q", rec["peer"], tc.wantPeer)
+			}
+			if via, ok := rec["via"]; tc.wantVia == "" && ok {
+				t.Errorf("via = %v, want none", via)
+			} else if tc.wantVia != "" && via != tc.wantVia {
+				t.Errorf("via = %v, want %q", via, tc.wantVia)
+			}
+		})
+	}
+}
+
+// TestLogDecisionsForwardedForOverTCP checks with real connections that a
+// gRPC caller cannot choose the address logged for it by sending
+// x-forwarded-for itself, while calls on the trusted in-process connection
+// are logged with the address it names.
+func TestLogDecisionsForwardedForOverTCP(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	hook := interceptors.LogDecisions(slog.New(slog.NewJSONHandler(&logs, nil)), interceptors.WithTrustedGateway(fromGateway))
+
+	tcpConn := tcpServer(t, interceptors.Config{Secret: secret}, interceptors.WithDecisionHook(hook))
+	_, _ = tokengatev1.NewEchoServiceClient(tcpConn).UnaryEcho(withMD("x-forwarded-for", "203.0.113.7"), &tokengatev1.EchoRequest{})
+	rec := oneRecord(t, &logs)
+	if p, _ := rec["peer"].(string); !strings.HasPrefix(p, "127.0.0.1:") {
+		t.Errorf("direct TCP caller: peer = %v, want its own 127.0.0.1:port, not x-forwarded-for", rec["peer"])
+	}
+	if via, ok := rec["via"]; ok {
+		t.Errorf("direct TCP caller: via = %v, want none", via)
+	}
+
+	inproc := testServer(t, interceptors.Config{Secret: secret}, interceptors.WithDecisionHook(hook))
+	_, _ = tokengatev1.NewEchoServiceClient(inproc).UnaryEcho(withMD("x-forwarded-for", "198.51.100.1, 203.0.113.7"), &tokengatev1.EchoRequest{})
+	rec = oneRecord(t, &logs)
+	if rec["peer"] != "203.0.113.7" || rec["via"] != "bufconn" {
+		t.Errorf("trusted in-process connection: peer = %v via %v, want 203.0.113.7 via bufconn", rec["peer"], rec["via"])
+	}
+}
+
+// tcpServer is testServer on a loopback TCP port.
+func tcpServer(t *testing.T, cfg interceptors.Config, opts ...interceptors.Option) *grpc.ClientConn {
+	t.Helper()
+	a, err := interceptors.New(cfg, opts...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(a.StreamServerInterceptor()),
+	)
+	tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		srv.Stop()
+		t.Fatalf("NewClient: %v", err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		srv.Stop()
+	})
+	return conn
+}
+
+// oneRecord returns the one JSON record logged since the last take.
+func oneRecord(t *testing.T, logs *logBuffer) map[string]any {
+	t.Helper()
+	lines := logs.take()
+	if len(lines) != 1 {
+		t.Fatalf("got %d log lines, want 1: %q", len(lines), lines)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }

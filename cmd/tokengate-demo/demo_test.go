@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -99,10 +101,18 @@ func (r *running) stop() { r.stopF() }
 
 func startDemo(t *testing.T, auth interceptors.Config, logger *slog.Logger) *running {
 	t.Helper()
+	return startDemoWith(t, options{auth: auth}, logger)
+}
+
+// startDemoWith is startDemo with more options; the addresses are always
+// loopback ports of the system's choice.
+func startDemoWith(t *testing.T, o options, logger *slog.Logger) *running {
+	t.Helper()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d, err := newDemo(options{grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", auth: auth}, logger)
+	o.grpcAddr, o.httpAddr = "127.0.0.1:0", "127.0.0.1:0"
+	d, err := newDemo(o, logger)
 	if err != nil {
 		t.Fatalf("newDemo: %v", err)
 	}
@@ -403,6 +413,23 @@ func restCases(tok tokens) []restCase {
 			code: 200, check: wantEmpty},
 		{name: "HEAD status without credentials", method: "HEAD", target: "/status",
 			code: 401, challenge: challenge, check: wantEmpty},
+		// HEAD on a stream is decided as GET would be, then refused
+		// without running the stream.
+		{name: "HEAD stream without credentials", method: "HEAD", target: "/v1/echo/stream?message=a+b",
+			code: 401, challenge: challenge, check: wantEmpty},
+		{name: "HEAD stream with expired token", method: "HEAD", target: "/v1/echo/stream?message=a+b", header: [][2]string{auth(tok.expired)},
+			code: 401, challenge: invalidChallenge, check: wantEmpty},
+		{name: "HEAD stream with token", method: "HEAD", target: "/v1/echo/stream?message=a+b", header: [][2]string{auth(tok.ana)},
+			code: 405, check: wantHeadRefused},
+		// A query that is not UTF-8: the caller is authenticated first.
+		{name: "stream with query not UTF-8, without credentials", method: "GET", target: "/v1/echo/stream?message=%ff",
+			code: 401, challenge: challenge, message: "missing bearer token"},
+		{name: "echo with query not UTF-8, expired token", method: "POST", target: "/v1/echo?x=%c3%28", header: [][2]string{auth(tok.expired)},
+			code: 401, challenge: invalidChallenge, message: "token expired"},
+		{name: "stream with query not UTF-8, with token", method: "GET", target: "/v1/echo/stream?message=%ff", header: [][2]string{auth(tok.ana)},
+			code: 400, check: wantBadQuery},
+		{name: "status with query not UTF-8, with status token", method: "GET", target: "/status?token=" + st + "&x=%ff",
+			code: 400, check: wantBadQuery},
 		{name: "openapi without credentials", method: "GET", target: "/openapi.json",
 			code: 200, check: wantSwagger},
 		{name: "unknown route", method: "GET", target: "/nope", header: [][2]string{auth(tok.ana)}, code: 404},
@@ -519,6 +546,19 @@ func wantEmpty(t *testing.T, res httpResult) {
 	if len(res.body) != 0 {
 		t.Errorf("body %q, want none", res.body)
 	}
+}
+
+func wantHeadRefused(t *testing.T, res httpResult) {
+	t.Helper()
+	wantEmpty(t, res)
+	if got := res.header.Get("Allow"); got != "GET" {
+		t.Errorf("Allow = %q, want GET", got)
+	}
+}
+
+func wantBadQuery(t *testing.T, res httpResult) {
+	t.Helper()
+	wantError(t, res, codes.InvalidArgument, "query is not valid UTF-8 once unescaped")
 }
 
 func wantSwagger(t *testing.T, res httpResult) {
@@ -894,5 +934,163 @@ func TestProcessPortTaken(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSlowClientsAreCut checks the REST server's timeouts: a client that
+// sends its request a byte at a time, or keeps an idle connection open, is
+// disconnected instead of holding a connection and a goroutine for as long
+// as it likes. The timeouts are a second or two here; each connection gives
+// up after 10 s (dialRaw), which fails the test.
+func TestSlowClientsAreCut(t *testing.T) {
+	t.Parallel()
+	r := startDemoWith(t, options{
+		auth:              testAuth,
+		readHeaderTimeout: time.Second,
+		readTimeout:       2 * time.Second,
+		idleTimeout:       time.Second,
+	}, nil)
+	const body = `{"message":"hi"}`
+	cases := []struct {
+		name      string
+		sent      string // at once
+		dripped   string // a byte a second, after sent
+		readFirst bool   // read one whole response before waiting
+	}{
+		{name: "headers a byte a second",
+			dripped: "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + newTokens(t).ana + "\r\n\r\n"},
+		{name: "body a byte a second",
+			sent: "POST /v1/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+				fmt.Sprintf("Content-Length: %d\r\n\r\n", len(body)),
+			dripped: body},
+		{name: "idle after one request",
+			sent:      "GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+			readFirst: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			conn := dialRaw(t, r.d.httpAddr)
+			defer conn.Close()
+			if _, err := io.WriteString(conn, tc.sent); err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			br := bufio.NewReader(conn)
+			if tc.readFirst {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("first response: %v", err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || resp.Close {
+					t.Fatalf("first response: %d, close %v; want 200 on a kept-alive connection", resp.StatusCode, resp.Close)
+				}
+			}
+			var dripped atomic.Int64
+			stop := make(chan struct{})
+			dripDone := make(chan struct{})
+			go func() {
+				defer close(dripDone)
+				for i := 0; i < len(tc.dripped); i++ {
+					select {
+					case <-stop:
+						return
+					case <-time.After(time.Second):
+					}
+					if _, err := conn.Write([]byte{tc.dripped[i]}); err != nil {
+						return
+					}
+					dripped.Add(1)
+				}
+			}()
+			// The server may answer before it hangs up (a slow body is an
+			// error of the request); anything but EOF, or a reset after the
+			// answer, means it never hung up.
+			rest, err := io.ReadAll(br)
+			close(stop)
+			<-dripDone
+			if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatalf("connection not closed by the server: %v (read %q)", err, rest)
+			}
+			if n := dripped.Load(); tc.dripped != "" && n >= int64(len(tc.dripped)) {
+				t.Errorf("the whole request was sent (%d bytes) before the server hung up", n)
+			}
+			if len(rest) > 0 {
+				resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(rest)), nil)
+				if err != nil {
+					t.Fatalf("answer before hanging up %q: %v", rest, err)
+				}
+				if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+					t.Errorf("answer before hanging up: %d, want a 4xx; %q", resp.StatusCode, rest)
+				}
+				resp.Body.Close()
+			}
+		})
+	}
+}
+
+// TestDecisionLogNamesTheCaller checks the address in denial records: a
+// REST caller's own (not the gateway's in-process connection, and not an
+// X-Forwarded-For it sent), and a gRPC caller's connection, whatever
+// x-forwarded-for metadata it sends.
+func TestDecisionLogNamesTheCaller(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	r := startDemo(t, testAuth, slog.New(slog.NewJSONHandler(&logs, nil)))
+
+	if res := r.do(t, "GET", "/status", [2]string{"X-Forwarded-For", "203.0.113.9"}); res.code != 401 {
+		t.Fatalf("GET /status: %d", res.code)
+	}
+	if res := r.do(t, "HEAD", "/v1/echo/stream?message=a", [2]string{"X-Forwarded-For", "203.0.113.9"}); res.code != 401 {
+		t.Fatalf("HEAD /v1/echo/stream: %d", res.code)
+	}
+	_, err := tokengatev1.NewEchoServiceClient(r.conn).UnaryEcho(withMD(testCtx(t), "x-forwarded-for", "203.0.113.7"), &tokengatev1.EchoRequest{})
+	wantCode(t, err, codes.Unauthenticated)
+	r.stop()
+
+	denials := map[string]map[string]any{}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if rec["msg"] != "tokengate: call denied" {
+			continue
+		}
+		m, _ := rec["method"].(string)
+		if denials[m] != nil {
+			t.Errorf("two denials of %s: %v and %v", m, denials[m], rec)
+		}
+		denials[m] = rec
+	}
+	loopbackPort := regexp.MustCompile(`^127\.0\.0\.1:[0-9]+$`)
+	cases := []struct {
+		name, method string
+		peer         func(string) bool
+		via          string
+	}{
+		{"REST through the gateway: the caller's address, the gateway as via", "/tokengate.v1.StatusService/Status",
+			func(p string) bool { return p == "127.0.0.1" }, "bufconn"},
+		{"REST decided without a call (HEAD on a stream): the caller's connection", "/tokengate.v1.EchoService/ServerStreamingEcho",
+			loopbackPort.MatchString, ""},
+		{"gRPC caller sending x-forwarded-for: its own connection", "/tokengate.v1.EchoService/UnaryEcho",
+			loopbackPort.MatchString, ""},
+	}
+	for _, tc := range cases {
+		rec := denials[tc.method]
+		if rec == nil {
+			t.Errorf("%s: no denial logged for %s", tc.name, tc.method)
+			continue
+		}
+		if p, _ := rec["peer"].(string); !tc.peer(p) {
+			t.Errorf("%s: peer = %v", tc.name, rec["peer"])
+		}
+		if via, _ := rec["via"].(string); via != tc.via {
+			t.Errorf("%s: via = %v, want %q", tc.name, rec["via"], tc.via)
+		}
+	}
+	if t.Failed() {
+		t.Logf("log:\n%s", logs.String())
 	}
 }

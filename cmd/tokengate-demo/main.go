@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -24,6 +25,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -39,6 +41,16 @@ const (
 	defaultGRPCAddr = "127.0.0.1:50051"
 	defaultHTTPAddr = "127.0.0.1:8080"
 	shutdownGrace   = 5 * time.Second
+)
+
+// Limits of the REST side on slow or idle clients. A request, headers and
+// body, is small here (the largest is POST /v1/echo's JSON), so a client
+// still sending one after readTimeout is holding a connection, not sending
+// a request.
+const (
+	defaultReadHeaderTimeout = 10 * time.Second
+	defaultReadTimeout       = 30 * time.Second
+	defaultIdleTimeout       = 2 * time.Minute
 )
 
 func main() {
@@ -60,6 +72,10 @@ type options struct {
 	grpcAddr string
 	httpAddr string
 	auth     interceptors.Config
+	// HTTP server timeouts; zero means the default above.
+	readHeaderTimeout time.Duration
+	readTimeout       time.Duration
+	idleTimeout       time.Duration
 }
 
 func parseOptions(args []string, lookup func(string) (string, bool), out io.Writer) (options, error) {
@@ -141,9 +157,12 @@ func newDemo(o options, logger *slog.Logger) (_ *demo, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The gateway's calls arrive over bufconn, which no outside caller can
+	// reach; on them, the REST caller is the last x-forwarded-for entry.
+	fromGateway := func(a net.Addr) bool { return a.Network() == "bufconn" }
 	auth, err := interceptors.New(o.auth,
 		interceptors.WithLogger(logger),
-		interceptors.WithDecisionHook(interceptors.LogDecisions(logger)),
+		interceptors.WithDecisionHook(interceptors.LogDecisions(logger, interceptors.WithTrustedGateway(fromGateway))),
 		interceptors.WithDecisionHook(authMetrics.Hook()),
 	)
 	if err != nil {
@@ -184,7 +203,9 @@ func newDemo(o options, logger *slog.Logger) (_ *demo, err error) {
 		grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
 		return nil, fmt.Errorf("gateway connection: %w", err)
 	}
-	mux := gateway.NewServeMux(nil)
+	// WithAuthenticate decides the requests the gateway answers without a
+	// call (HEAD on a stream, a query that is not UTF-8) as the server would.
+	mux := gateway.NewServeMux([]gateway.Option{gateway.WithAuthenticate(auth.Authenticate)})
 	ctx := context.Background()
 	if err = tokengatev1.RegisterStatusServiceHandlerClient(ctx, mux, tokengatev1.NewStatusServiceClient(d.conn)); err != nil {
 		return nil, err
@@ -200,12 +221,26 @@ func newDemo(o options, logger *slog.Logger) (_ *demo, err error) {
 	})
 	routes.Handle("GET /metrics", requireToken(auth, mux, promhttp.HandlerFor(registry, promhttp.HandlerOpts{})))
 	routes.Handle("/", gateway.Handler(mux))
+	// No WriteTimeout: it would cut every response at a fixed time after
+	// its request was read, and a server stream (GET /v1/echo/stream) may
+	// rightly last longer than any such limit (with auth on, until its
+	// token expires). ReadTimeout does not cut it: net/http clears the read
+	// deadline once the request is read.
 	d.httpSrv = &http.Server{
 		Handler:           accessLog(logger, routes),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: orDefault(o.readHeaderTimeout, defaultReadHeaderTimeout),
+		ReadTimeout:       orDefault(o.readTimeout, defaultReadTimeout),
+		IdleTimeout:       orDefault(o.idleTimeout, defaultIdleTimeout),
 		MaxHeaderBytes:    64 << 10,
 	}
 	return d, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 // requireToken guards a plain HTTP handler with the same decision as a gRPC
@@ -217,7 +252,12 @@ func requireToken(auth *interceptors.Authenticator, mux *runtime.ServeMux, next 
 		for _, v := range r.Header.Values("Authorization") {
 			md.Append(gateway.AuthorizationKey, v)
 		}
-		if _, err := auth.Authenticate(metadata.NewIncomingContext(r.Context(), md), metricsMethod); err != nil {
+		ctx := metadata.NewIncomingContext(r.Context(), md)
+		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+			// The caller, for the decision log.
+			ctx = peer.NewContext(ctx, &peer.Peer{Addr: net.TCPAddrFromAddrPort(ap)})
+		}
+		if _, err := auth.Authenticate(ctx, metricsMethod); err != nil {
 			runtime.HTTPError(r.Context(), mux, &runtime.JSONPb{}, w, r, err)
 			return
 		}

@@ -1,0 +1,357 @@
+package gateway_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/tokengate/tokengate/gateway"
+)
+
+const (
+	plainChallenge   = `Bearer realm="tokengate"`
+	invalidChallenge = `Bearer realm="tokengate", error="invalid_token"`
+	msgQueryNotUTF8  = "query is not valid UTF-8 once unescaped"
+	msgNotASCII      = "malformed authorization header: not printable ASCII"
+	msgHeadOnStream  = "HEAD is not supported on a streaming route; use GET"
+)
+
+// asked is one question put to an authenticator.
+type asked struct {
+	method string
+	md     metadata.MD
+	peer   net.Addr
+}
+
+// authenticator is a WithAuthenticate function with the interceptors'
+// answers for a few fixed credentials: "Bearer good" anywhere, and
+// x-status-token "st" on the status RPC. It records what it is asked.
+type authenticator struct {
+	mu    sync.Mutex
+	asked []asked
+}
+
+func (a *authenticator) authenticate(ctx context.Context, method string) (context.Context, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	q := asked{method: method, md: md}
+	if p, ok := peer.FromContext(ctx); ok {
+		q.peer = p.Addr
+	}
+	a.mu.Lock()
+	a.asked = append(a.asked, q)
+	a.mu.Unlock()
+	if method == statusRPC && reflect.DeepEqual(md.Get(gateway.StatusTokenKey), []string{"st"}) {
+		return ctx, nil
+	}
+	switch auth := md.Get(gateway.AuthorizationKey); {
+	case len(auth) == 0:
+		return nil, status.Error(codes.Unauthenticated, "missing bearer token")
+	case len(auth) == 1 && auth[0] == "Bearer good":
+		return ctx, nil
+	}
+	return nil, status.Error(codes.Unauthenticated, "invalid token")
+}
+
+// only returns the one question asked and fails the test unless there was
+// exactly one.
+func (a *authenticator) only(t *testing.T) asked {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.asked) != 1 {
+		t.Fatalf("authenticator asked %d times, want once: %+v", len(a.asked), a.asked)
+	}
+	return a.asked[0]
+}
+
+func (a *authenticator) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.asked)
+}
+
+// answer is what a test expects of an HTTP response.
+type answer struct {
+	code      int
+	msg       string // the JSON error body's message; "" for a success
+	challenge string // the one WWW-Authenticate value; "": none
+	allow     string // the Allow header; "": none
+}
+
+// check compares the response with want. A HEAD response has no body to
+// read the message from.
+func (want answer) check(t *testing.T, method string, resp *http.Response, body []byte) {
+	t.Helper()
+	if resp.StatusCode != want.code {
+		t.Fatalf("status %d, want %d; body %s", resp.StatusCode, want.code, body)
+	}
+	if got := resp.Header.Values("WWW-Authenticate"); want.challenge == "" && len(got) != 0 {
+		t.Errorf("WWW-Authenticate = %q, want none", got)
+	} else if want.challenge != "" && !reflect.DeepEqual(got, []string{want.challenge}) {
+		t.Errorf("WWW-Authenticate = %q, want exactly [%s]", got, want.challenge)
+	}
+	if got := resp.Header.Get("Allow"); got != want.allow {
+		t.Errorf("Allow = %q, want %q", got, want.allow)
+	}
+	if method == http.MethodHead {
+		if len(body) != 0 {
+			t.Errorf("HEAD body %q, want none", body)
+		}
+		return
+	}
+	if want.msg != "" {
+		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type = %q, want application/json", ct)
+		}
+		if st := parseError(t, false, body); st.Message != want.msg {
+			t.Errorf("message %q, want %q", st.Message, want.msg)
+		}
+	}
+}
+
+// TestHeadOnStream checks that HEAD on a streaming route never starts the
+// stream: the caller is authenticated as on GET (with WithAuthenticate),
+// then told to use GET (405, Allow: GET).
+func TestHeadOnStream(t *testing.T) {
+	t.Parallel()
+	const target = "/v1/echo/stream?message=a+b"
+	cases := []struct {
+		name   string
+		withFn bool // give the mux WithAuthenticate
+		target string
+		header [][2]string
+		want   answer
+	}{
+		{"no credentials", true, target, nil,
+			answer{code: 401, challenge: plainChallenge}},
+		{"invalid token", true, target, [][2]string{hdr("Authorization", "Bearer bad")},
+			answer{code: 401, challenge: invalidChallenge}},
+		{"two tokens", true, target, [][2]string{hdr("Authorization", "Bearer good"), hdr("Authorization", "Bearer good")},
+			answer{code: 401, challenge: invalidChallenge}},
+		{"valid token", true, target, [][2]string{hdr("Authorization", "Bearer good")},
+			answer{code: 405, allow: http.MethodGet}},
+		{"Authorization not printable ASCII", true, target, [][2]string{hdr("Authorization", "Bearer caf\xc3\xa9")},
+			answer{code: 401, challenge: invalidChallenge}},
+		{"query not UTF-8, no credentials", true, "/v1/echo/stream?message=%ff", nil,
+			answer{code: 401, challenge: plainChallenge}},
+		{"query not UTF-8, valid token", true, "/v1/echo/stream?message=%ff", [][2]string{hdr("Authorization", "Bearer good")},
+			answer{code: 400}},
+		// grpc-gateway refuses this before any call, on GET too.
+		{"repeated ?message=, no credentials", true, "/v1/echo/stream?message=a&message=b", nil,
+			answer{code: 400}},
+		// Without WithAuthenticate the gateway cannot ask the server without
+		// opening the stream, so it answers without authentication.
+		{"no WithAuthenticate, no credentials", false, target, nil,
+			answer{code: 405, allow: http.MethodGet}},
+		{"no WithAuthenticate, a token", false, target, [][2]string{hdr("Authorization", "Bearer good")},
+			answer{code: 405, allow: http.MethodGet}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := &authenticator{}
+			var opts []gateway.Option
+			if tc.withFn {
+				opts = append(opts, gateway.WithAuthenticate(a.authenticate))
+			}
+			e := newEnv(t, opts...)
+			resp, body := e.do(t, request{method: http.MethodHead, target: tc.target, header: tc.header})
+			tc.want.check(t, http.MethodHead, resp, body)
+			if n := e.rec.opened.Load(); n != 0 {
+				t.Errorf("%d calls reached the server, want none: HEAD must not start the stream", n)
+			}
+		})
+	}
+}
+
+// TestHeadOnStreamAsksWhatTheCallWouldCarry checks the question put to
+// WithAuthenticate: the stream's RPC, the metadata the call would have
+// carried, and the HTTP caller as the peer.
+func TestHeadOnStreamAsksWhatTheCallWouldCarry(t *testing.T) {
+	t.Parallel()
+	a := &authenticator{}
+	e := newEnv(t, gateway.WithAuthenticate(a.authenticate))
+	resp, body := e.do(t, request{method: http.MethodHead, target: "/v1/echo/stream?message=a&token=st",
+		header: [][2]string{hdr("Authorization", "Bearer good"), hdr("Grpc-Metadata-Authorization", "Bearer evil")}})
+	answer{code: 405, allow: http.MethodGet}.check(t, http.MethodHead, resp, body)
+	q := a.only(t)
+	if q.method != streamRPC {
+		t.Errorf("method %q, want %q", q.method, streamRPC)
+	}
+	checkCredentialMD(t, call{method: q.method, md: q.md}, map[string][]string{gateway.AuthorizationKey: {"Bearer good"}})
+	if got := q.md.Get("x-forwarded-for"); len(got) != 1 || got[0] != "127.0.0.1" {
+		t.Errorf("x-forwarded-for = %q, want the caller's address as grpc-gateway sends it", got)
+	}
+	if tcp, ok := q.peer.(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() || tcp.Port == 0 {
+		t.Errorf("peer = %v, want the HTTP caller's loopback address", q.peer)
+	}
+}
+
+// TestHeadOnUnaryMakesTheCall checks that WithAuthenticate changes nothing
+// where the gateway makes the call: HEAD /status is decided by the server.
+func TestHeadOnUnaryMakesTheCall(t *testing.T) {
+	t.Parallel()
+	a := &authenticator{}
+	e := newEnv(t, gateway.WithAuthenticate(a.authenticate))
+	resp, body := e.do(t, request{method: http.MethodHead, target: "/status?token=abc"})
+	answer{code: 200}.check(t, http.MethodHead, resp, body)
+	if got := e.rec.only(t); got.method != statusRPC {
+		t.Errorf("backend method %q, want %q", got.method, statusRPC)
+	}
+	if n := a.count(); n != 0 {
+		t.Errorf("authenticator asked %d times, want never (the server decides)", n)
+	}
+}
+
+// TestInvalidUTF8Query checks a query that is not UTF-8 once unescaped,
+// which grpc-go would refuse to marshal (500): it is never sent, the caller
+// is authenticated first (WithAuthenticate), and a caller let in gets 400.
+func TestInvalidUTF8Query(t *testing.T) {
+	t.Parallel()
+	targets := []struct {
+		route string
+		req   func(header ...[2]string) request
+	}{
+		{"stream value", func(h ...[2]string) request { return get("/v1/echo/stream?message=%ff", h...) }},
+		{"stream key", func(h ...[2]string) request { return get("/v1/echo/stream?message=a&%ff=1", h...) }},
+		{"status token", func(h ...[2]string) request { return get("/status?token=%c3%28", h...) }},
+		{"unary", func(h ...[2]string) request { return post("/v1/echo?x=%ff", h...) }},
+	}
+	cases := []struct {
+		name      string
+		withFn    bool
+		noHandler bool // serve the mux alone
+		header    [][2]string
+		want      answer
+	}{
+		{"no credentials", true, false, nil,
+			answer{code: 401, msg: "missing bearer token", challenge: plainChallenge}},
+		{"invalid token", true, false, [][2]string{hdr("Authorization", "Bearer bad")},
+			answer{code: 401, msg: "invalid token", challenge: invalidChallenge}},
+		{"valid token", true, false, [][2]string{hdr("Authorization", "Bearer good")},
+			answer{code: 400, msg: msgQueryNotUTF8}},
+		{"mux alone, no credentials", true, true, nil,
+			answer{code: 401, msg: "missing bearer token", challenge: plainChallenge}},
+		{"mux alone, valid token", true, true, [][2]string{hdr("Authorization", "Bearer good")},
+			answer{code: 400, msg: msgQueryNotUTF8}},
+		{"no WithAuthenticate, no credentials", false, false, nil,
+			answer{code: 400, msg: msgQueryNotUTF8}},
+	}
+	for _, tg := range targets {
+		for _, tc := range cases {
+			t.Run(tg.route+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				a := &authenticator{}
+				var opts []gateway.Option
+				if tc.withFn {
+					opts = append(opts, gateway.WithAuthenticate(a.authenticate))
+				}
+				b := newBackend(t)
+				mux := gateway.NewServeMux(opts)
+				b.register(t, mux)
+				var h http.Handler = mux
+				if !tc.noHandler {
+					h = gateway.Handler(mux, opts...)
+				}
+				e := serveHTTP(t, b, h)
+				r := tg.req(tc.header...)
+				resp, body := e.do(t, r)
+				tc.want.check(t, r.method, resp, body)
+				if n := b.rec.opened.Load(); n != 0 {
+					t.Errorf("%d calls reached the server, want none", n)
+				}
+			})
+		}
+	}
+}
+
+// TestInvalidUTF8QueryWithStatusToken checks that a valid ?token= lets a
+// caller in on the status route even when the rest of the query is bad.
+func TestInvalidUTF8QueryWithStatusToken(t *testing.T) {
+	t.Parallel()
+	a := &authenticator{}
+	e := newEnv(t, gateway.WithAuthenticate(a.authenticate))
+	resp, body := e.do(t, get("/status?token=st&x=%ff"))
+	answer{code: 400, msg: msgQueryNotUTF8}.check(t, http.MethodGet, resp, body)
+	if q := a.only(t); !reflect.DeepEqual(q.md.Get(gateway.StatusTokenKey), []string{"st"}) || q.method != statusRPC {
+		t.Errorf("asked %s with x-status-token %q", q.method, q.md.Get(gateway.StatusTokenKey))
+	}
+	resp, body = e.do(t, get("/v1/echo/stream?message=%C3%A9t%C3%A9"))
+	answer{code: 200}.check(t, http.MethodGet, resp, body)
+}
+
+// TestNonASCIIAuthorizationOnTheMux checks that the mux alone, without
+// Handler, refuses an Authorization value that cannot be gRPC metadata,
+// rather than letting grpc-gateway drop it: the call would then go out
+// without it (a misleading "missing bearer token"), or with the other value
+// of two as the only one.
+func TestNonASCIIAuthorizationOnTheMux(t *testing.T) {
+	t.Parallel()
+	headers := map[string][][2]string{
+		"UTF-8":                   {hdr("Authorization", "Bearer caf\xc3\xa9")},
+		"byte 0xff":               {hdr("Authorization", "Bearer x\xff")},
+		"tab":                     {hdr("Authorization", "Bearer\tx")},
+		"valid and one with 0xff": {hdr("Authorization", "Bearer good"), hdr("Authorization", "Bearer x\xff")},
+		"not bearer, not ASCII":   {hdr("Authorization", "Basic \xe9")},
+	}
+	for _, route := range routes {
+		for name, h := range headers {
+			t.Run(route.name+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				b := newBackend(t)
+				mux := runtime.NewServeMux(gateway.ServeMuxOptions()...)
+				b.register(t, mux)
+				e := serveHTTP(t, b, mux)
+				r := route.req("", h...)
+				resp, body := e.do(t, r)
+				want := answer{code: 401, msg: msgNotASCII, challenge: invalidChallenge}
+				if name == "not bearer, not ASCII" || name == "tab" { // a tab does not end the scheme
+					want.challenge = plainChallenge
+				}
+				want.check(t, r.method, resp, body)
+				if n := b.rec.opened.Load(); n != 0 {
+					t.Errorf("%d calls reached the server, want none", n)
+				}
+			})
+		}
+	}
+}
+
+// TestHandlePathRoutesAreLeftAlone checks that a route that is not an RPC
+// (ServeMux.HandlePath) sees the request as it came, with a live context,
+// whatever its Authorization or query: there is no call to cut.
+func TestHandlePathRoutesAreLeftAlone(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t)
+	mux := gateway.NewServeMux([]gateway.Option{gateway.WithAuthenticate((&authenticator{}).authenticate)})
+	err := mux.HandlePath(http.MethodGet, "/raw", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+		if err := r.Context().Err(); err != nil {
+			http.Error(w, err.Error(), http.StatusTeapot)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := serveHTTP(t, b, gateway.Handler(mux))
+	for _, r := range []request{
+		get("/raw", hdr("Authorization", "Bearer caf\xc3\xa9")),
+		get("/raw?x=%ff"),
+		{method: http.MethodHead, target: "/raw"},
+	} {
+		resp, body := e.do(t, r)
+		if resp.StatusCode != http.StatusNoContent {
+			t.Errorf("%s %s %q: status %d, want 204; body %s", r.method, r.target, r.header, resp.StatusCode, body)
+		}
+	}
+}
