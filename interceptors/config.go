@@ -1,12 +1,15 @@
 package interceptors
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tokengate/tokengate/internal/settings"
 	"github.com/tokengate/tokengate/token"
 )
 
@@ -32,7 +35,8 @@ type Config struct {
 	// PublicMethods skip authentication entirely (same syntax as
 	// StatusMethods). Default none.
 	PublicMethods []string
-	// Leeway tolerates clock skew on exp, nbf and iat (TOKENS_LEEWAY).
+	// Leeway tolerates clock skew on exp, nbf and iat (TOKENS_LEEWAY), up
+	// to token.MaxLeeway (see token.CheckLeeway).
 	Leeway time.Duration
 	// CacheSize bounds the cache of verified tokens (TOKENS_CACHE_SIZE).
 	// 0 means token.DefaultCacheSize; a negative value turns the cache off.
@@ -47,7 +51,7 @@ var DefaultStatusMethods = []string{
 	"/grpc.health.v1.Health/",
 }
 
-// Environment variables read by ConfigFromEnv.
+// Environment variables read by ConfigFromEnv, whatever their case.
 const (
 	EnvSecret         = "TOKENS_SECRET"
 	EnvPreviousSecret = "TOKENS_SECRET_PREVIOUS"
@@ -57,25 +61,72 @@ const (
 	EnvCacheSize      = "TOKENS_CACHE_SIZE"
 )
 
-// ConfigFromEnv reads the Config from the process environment. It is meant
-// for main packages: libraries should take a Config from their caller.
+var envNames = []string{EnvSecret, EnvPreviousSecret, EnvUsers, EnvStatusToken, EnvLeeway, EnvCacheSize}
+
+// DotEnvFile is where ConfigFromEnv looks, in the working directory, for
+// the variables the environment lacks, as Brevia does.
+const DotEnvFile = ".env"
+
+// ConfigFromEnv reads the Config as Brevia reads its settings: each
+// variable from the process environment if it is set there (even empty),
+// else from ./.env; names in any case. It is meant for main packages:
+// libraries should take a Config from their caller. See ConfigFromEnviron
+// for the rules and the errors.
 func ConfigFromEnv() (Config, error) {
-	return ConfigFromLookup(os.LookupEnv)
+	return ConfigFromEnviron(os.Environ(), DotEnvFile)
 }
 
-// ConfigFromLookup is ConfigFromEnv with another source of variables.
+// ConfigFromEnviron is ConfigFromEnv with the environment given as
+// KEY=VALUE strings (the form of os.Environ) and the .env file's path; ""
+// reads no file. A missing file is fine. The .env file is read as
+// python-dotenv reads it (quotes, escapes, inline comments, ${VAR}
+// expansion, a bare $VAR kept as written).
+//
+// Everything that could leave authentication weaker than the files say is
+// an error, to stop the server at startup: a .env that exists but cannot be
+// read or decoded, a malformed .env line that mentions one of the
+// variables, a variable set twice in one source under different spellings
+// with different values, and the value errors of ConfigFromLookup. Errors
+// name variables and lines, never a secret.
+func ConfigFromEnviron(environ []string, dotEnvPath string) (Config, error) {
+	values, err := settings.Load(environ, dotEnvPath, envNames...)
+	if err != nil {
+		return Config{}, err
+	}
+	return configFrom(func(k string) string { return values[k] })
+}
+
+// ConfigFromLookup reads the variables, spelt exactly as the Env constants,
+// from another source of variables; it reads no .env file. Its errors: a
+// TOKENS_USERS that is set but names no user (only commas and spaces:
+// ErrNoUsers), a
+// TOKENS_LEEWAY that is not a duration or is outside what
+// token.CheckLeeway allows, a TOKENS_CACHE_SIZE that is not an integer up
+// to token.MaxCacheSize.
 func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
-	get := func(k string) string { v, _ := lookup(k); return v }
+	return configFrom(func(k string) string { v, _ := lookup(k); return v })
+}
+
+func configFrom(get func(string) string) (Config, error) {
 	cfg := Config{
 		Secret:         get(EnvSecret),
 		PreviousSecret: get(EnvPreviousSecret),
 		Users:          ParseUsers(get(EnvUsers)),
 		StatusToken:    get(EnvStatusToken),
 	}
+	// Brevia reads an empty TOKENS_USERS as "no list" (if not valid_users),
+	// and a list of nothing as "nobody": refuse the second rather than
+	// start a server that lets no one in, or, once trimmed, everyone.
+	if users := get(EnvUsers); users != "" && len(cfg.Users) == 0 {
+		return Config{}, fmt.Errorf("%w: %s=%q; list the users a token may name (ana,bob), or leave it empty to allow any user", ErrNoUsers, EnvUsers, users)
+	}
 	if s := strings.TrimSpace(get(EnvLeeway)); s != "" {
-		d, err := parseSecondsOrDuration(s)
-		if err != nil || d < 0 {
-			return Config{}, fmt.Errorf("%s=%q: want seconds (30) or a Go duration (30s)", EnvLeeway, s)
+		d, err := parseLeeway(s)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s=%q: want seconds (30) or a Go duration (30s), at most %v", EnvLeeway, s, token.MaxLeeway)
+		}
+		if err := token.CheckLeeway(d); err != nil {
+			return Config{}, fmt.Errorf("%s=%q: %w", EnvLeeway, s, err)
 		}
 		cfg.Leeway = d
 	}
@@ -102,9 +153,19 @@ func ParseUsers(s string) []string {
 	return users
 }
 
-func parseSecondsOrDuration(s string) (time.Duration, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		return time.Duration(n) * time.Second, nil
+// parseLeeway reads seconds (30) or a Go duration (30s). Seconds too many
+// for a Duration saturate instead of wrapping round to a small value, so
+// that token.CheckLeeway refuses them.
+func parseLeeway(s string) (time.Duration, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return time.ParseDuration(s)
 	}
-	return time.ParseDuration(s)
+	switch {
+	case n > int64(math.MaxInt64/time.Second):
+		return math.MaxInt64, nil
+	case n < int64(math.MinInt64/time.Second):
+		return math.MinInt64, nil
+	}
+	return time.Duration(n) * time.Second, nil
 }

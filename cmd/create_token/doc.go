@@ -20,28 +20,42 @@
 //	-u, --user USER
 //		the user name in the token (default "brevia"); must not be blank.
 //	-d, --duration DURATION
-//		how long the token is valid: a bare integer is minutes, as in
-//		Brevia (default 60); a Go duration such as 90m, 2h or 1h30m is
-//		accepted too. It must be at least one second.
+//		how long the token is valid: a whole number is minutes, as in
+//		Brevia (default 60), read as Python's int() reads it: blanks
+//		around, a sign, underscores between digits (" 5", "+5", "1_000").
+//		A Go duration such as 90m, 2h or 1h30m is accepted too. It must
+//		be at least one second.
 //	--json
 //		print {"token":…,"user":…,"expires_at":"RFC 3339","exp":unix}
 //		and a newline instead of the bare token.
 //	-h, --help
 //		print the usage on standard output and exit 0.
 //
-// Each flag may be written -u ana, --user ana, -u=ana or --user=ana; the
-// click-style attached forms -uana and -d90 of Brevia's command work too.
-// Positional arguments are refused.
+// Flags are read as Brevia's click command reads them: -u ana, --user ana
+// and --user=ana, and a short flag may carry its value, so -uana is the
+// user "ana", -u=ana the user "=ana" and -user the user "ser"; -d90 is 90
+// minutes and -d=90 an error. Positional arguments are refused.
+//
+// Where create_token still differs from Brevia's command: it refuses a
+// duration that is not positive (Brevia signs a token that expires at once
+// for -d 0, or is already expired for -d -5), digits or blanks outside ASCII in -d ("٣", which Python
+// reads as 3), and a blank user; it also accepts Go durations, --json, -h,
+// and the Go spellings -help, -json, --u and --d.
 //
 // # The secret
 //
-// The token is signed with TOKENS_SECRET. As in Brevia (pydantic-settings),
-// the variable is taken from the environment when it is set there, even to
-// the empty string, and otherwise from a .env file in the working directory,
-// read with github.com/joho/godotenv without changing the process
-// environment. A missing .env is fine; an unreadable or malformed one is an
-// error, whose message never quotes the file (it may hold the secret). The
-// .env file is not opened when the environment has TOKENS_SECRET.
+// The token is signed with TOKENS_SECRET, found as Brevia (pydantic-settings)
+// finds it: the name may be in any case, and the variable is taken from the
+// environment when it is set there, even to the empty string, and otherwise
+// from a .env file in the working directory, read as python-dotenv reads it
+// (quotes, escapes, " #" comments, ${VAR} expanded, a bare $VAR kept as
+// written), without changing the process environment. The .env file is not
+// opened when the environment has TOKENS_SECRET. A missing .env is fine; an
+// unreadable one is an error, and so is a .env line about TOKENS_SECRET that
+// Brevia would skip or could read otherwise (malformed, without "=", two
+// spellings with different values). Lines about other variables that are
+// malformed are skipped, as python-dotenv skips them. No message ever quotes
+// the file.
 //
 // Unlike Brevia, create_token refuses to sign with an empty secret (which
 // would make a token anyone can forge, and which a tokengate server never
@@ -58,6 +72,7 @@
 //	0  the token (or the help) was printed
 //	1  unexpected failure, such as standard output not writable
 //	2  usage or configuration error: unknown flag, stray argument, bad
-//	   duration, blank user, missing or empty TOKENS_SECRET, unreadable or
-//	   malformed .env; standard output is then empty
+//	   duration, blank user, missing or empty TOKENS_SECRET, unreadable
+//	   .env, a .env line about TOKENS_SECRET that is malformed or
+//	   ambiguous; standard output is then empty
 package main

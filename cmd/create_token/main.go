@@ -6,14 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
-	"github.com/joho/godotenv"
+	"github.com/tokengate/tokengate/internal/settings"
 	"github.com/tokengate/tokengate/token"
 )
 
@@ -34,18 +34,18 @@ const (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv, time.Now))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Environ(), time.Now))
 }
 
-// run is the whole command: it parses args, finds the secret through
-// lookupEnv (and ./.env), signs with the clock now and writes the token to
-// stdout. It returns the exit code.
-func run(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool), now func() time.Time) int {
+// run is the whole command: it parses args, finds the secret in environ
+// (KEY=VALUE strings) or ./.env, signs with the clock now and writes the
+// token to stdout. It returns the exit code.
+func run(args []string, stdout, stderr io.Writer, environ []string, now func() time.Time) int {
 	user := defaultUser
 	ttl := durationFlag(defaultTTL)
 	var asJSON bool
 	flags := newFlagSet(&user, &ttl, &asJSON)
-	if err := flags.Parse(splitAttached(flags, args)); err != nil {
+	if err := flags.Parse(clickShortOptions(flags, args)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			if _, err := io.WriteString(stdout, helpText); err != nil {
 				return exitFailure
@@ -61,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string
 		return usageError(stderr, "the user (-u) must not be blank")
 	}
 
-	secret, err := loadSecret(lookupEnv)
+	secret, err := loadSecret(environ)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", progName, err)
 		return exitUsage
@@ -126,38 +126,33 @@ func usageError(stderr io.Writer, msg string) int {
 }
 
 // loadSecret returns TOKENS_SECRET as Brevia (pydantic-settings) finds it:
-// from the environment if the variable is set there, even to the empty
-// string; otherwise from ./.env; a missing .env is no error. The .env file is
-// not opened at all when the environment has the variable. The returned
-// secret is never empty when err is nil.
-func loadSecret(lookupEnv func(string) (string, bool)) (string, error) {
-	if v, ok := lookupEnv(envSecret); ok {
+// from the environment if the variable is set there in any case, even to
+// the empty string; otherwise from ./.env, read as python-dotenv reads it; a
+// missing .env is no error. The .env file is not opened at all when the
+// environment has the variable. The returned secret is never empty when err
+// is nil, and no error quotes it.
+func loadSecret(environ []string) (string, error) {
+	fromEnv, err := settings.Load(environ, "", envSecret)
+	if err != nil {
+		return "", err
+	}
+	if v, ok := fromEnv[envSecret]; ok {
 		if v == "" {
 			return "", fmt.Errorf("%s is set but empty in the environment (which wins over %s; unset it to use %s); make a secret with: %s",
 				envSecret, dotEnvFile, dotEnvFile, makeSecret)
 		}
 		return v, nil
 	}
-	vars, err := godotenv.Read(dotEnvFile)
-	var pathErr *fs.PathError
+	fromFile, err := settings.Load(environ, dotEnvFile, envSecret)
+	if err != nil {
+		return "", err
+	}
+	v, ok := fromFile[envSecret]
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case !ok:
 		return "", fmt.Errorf("%s is not set (neither in the environment nor in %s); make a secret with: %s",
 			envSecret, dotEnvFile, makeSecret)
-	case errors.As(err, &pathErr):
-		// The error names the file and the system error, never its content.
-		return "", fmt.Errorf("cannot read %s: %v", dotEnvFile, err)
-	case err != nil:
-		// godotenv's parse errors quote the rest of the file, which may hold
-		// the secret: keep them out of the terminal and the logs.
-		return "", fmt.Errorf("cannot parse %s: a line is not KEY=VALUE or a quote is not closed (details withheld: they could quote the secret)", dotEnvFile)
-	}
-	v, ok := vars[envSecret]
-	if !ok {
-		return "", fmt.Errorf("%s is not set (neither in the environment nor in %s); make a secret with: %s",
-			envSecret, dotEnvFile, makeSecret)
-	}
-	if v == "" {
+	case v == "":
 		return "", fmt.Errorf("%s is empty in %s; make a secret with: %s", envSecret, dotEnvFile, makeSecret)
 	}
 	return v, nil
@@ -178,11 +173,13 @@ func (d *durationFlag) Set(s string) error {
 	return nil
 }
 
+// parseDuration reads -d: an integer as Python's int() reads it (Brevia's
+// click option has type int), in minutes; else a Go duration.
 func parseDuration(s string) (time.Duration, error) {
 	var d time.Duration
-	n, err := strconv.ParseInt(s, 10, 64)
+	n, err := parsePythonInt(s)
 	switch {
-	case err == nil || errors.Is(err, strconv.ErrRange): // a bare integer: minutes
+	case err == nil || errors.Is(err, strconv.ErrRange): // minutes
 		if n <= 0 {
 			return 0, errors.New("the duration must be positive")
 		}
@@ -191,9 +188,12 @@ func parseDuration(s string) (time.Duration, error) {
 		}
 		d = time.Duration(n) * time.Minute
 	default:
-		d, err = time.ParseDuration(s)
-		if err != nil {
-			return 0, errors.New("not minutes (90) nor a duration (90m, 2h, 1h30m)")
+		if d, err = time.ParseDuration(s); err != nil {
+			msg := "not minutes (90) nor a duration (90m, 2h, 1h30m)"
+			if !isASCII(s) {
+				msg += "; write it in ASCII"
+			}
+			return 0, errors.New(msg)
 		}
 	}
 	if d <= 0 {
@@ -205,36 +205,59 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// splitAttached rewrites click-style attached short options, -uana and -d90,
-// into -u ana and -d 90, so that command lines written for Brevia's
-// create_token keep working. It leaves alone anything the flag package
-// already understands (-u=ana, -user, -json), the value after a flag that
-// takes one, and everything after "--".
-func splitAttached(flags *flag.FlagSet, args []string) []string {
+func isASCII(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return r >= utf8.RuneSelf }) < 0
+}
+
+// errNotInt is what parsePythonInt returns for text that is no integer.
+var errNotInt = errors.New("not an integer")
+
+// parsePythonInt reads s as Python's int(s) does for ASCII text, so that
+// command lines written for Brevia read the same: blanks around, one
+// optional sign, digits with single underscores between them (" 5", "+5",
+// "1_000", "007"). Python also reads digits and blanks of other scripts
+// ("٣", "５", U+00A0); those are refused here, as is anything non-ASCII. An
+// integer beyond int64 returns the nearest int64 and strconv.ErrRange.
+func parsePythonInt(s string) (int64, error) {
+	t := strings.Trim(s, " \t\n\v\f\r")
+	sign := ""
+	if t != "" && (t[0] == '+' || t[0] == '-') {
+		sign, t = t[:1], t[1:]
+	}
+	if t == "" || t[0] == '_' || t[len(t)-1] == '_' || strings.Contains(t, "__") {
+		return 0, errNotInt
+	}
+	t = strings.ReplaceAll(t, "_", "")
+	if strings.Trim(t, "0123456789") != "" {
+		return 0, errNotInt
+	}
+	return strconv.ParseInt(sign+t, 10, 64)
+}
+
+// clickShortOptions splits what click reads as a short option with its
+// value attached into the two arguments the flag package wants: -uana is
+// -u ana, -d90 is -d 90, and, as in click, -u=ana is the user "=ana" and
+// -user is the user "ser". The value after a flag that takes one is left
+// alone, whatever it looks like, and so is everything after "--".
+func clickShortOptions(flags *flag.FlagSet, args []string) []string {
 	out := make([]string, 0, len(args)+1)
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
 			return append(out, args[i:]...)
 		}
-		if len(a) < 2 || a[0] != '-' {
-			out = append(out, a)
-			continue
-		}
-		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if f := flags.Lookup(name); f != nil {
-			out = append(out, a)
-			if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); !isBool && !hasValue && i+1 < len(args) {
-				i++
-				out = append(out, args[i]) // the flag's value, whatever it looks like
-			}
-			continue
-		}
-		if len(a) > 2 && a[1] != '-' && (a[1] == 'u' || a[1] == 'd') {
+		if len(a) > 2 && (strings.HasPrefix(a, "-u") || strings.HasPrefix(a, "-d")) {
 			out = append(out, a[:2], a[2:])
 			continue
 		}
 		out = append(out, a)
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if f := flags.Lookup(name); f != nil && strings.HasPrefix(a, "-") && !hasValue && i+1 < len(args) {
+			if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); !isBool {
+				i++
+				out = append(out, args[i]) // the flag's value
+			}
+		}
 	}
 	return out
 }
@@ -249,20 +272,25 @@ stdout followed by a newline, nothing else:
 
 Flags:
   -u, --user USER          user name in the token (default "brevia")
-  -d, --duration DURATION  validity: a bare integer is minutes (90), or a Go
-                           duration (90m, 2h, 1h30m) (default 60)
+  -d, --duration DURATION  validity: a whole number is minutes, read as
+                           Python's int() reads it (90, " 90", +90, 1_000),
+                           or a Go duration (90m, 2h, 1h30m) (default 60)
       --json               print {"token","user","expires_at","exp"} as one
                            JSON object instead of the bare token
   -h, --help               print this help and exit
-  Also accepted: --user=ana, -u=ana, -uana, -d90.
+  As in Brevia's create_token (click), a short flag may carry its value:
+  -uana, -d90. Everything after -u is the value, so -u=ana is the user
+  "=ana": write -u ana or --user=ana.
 
 Environment:
   TOKENS_SECRET  the HMAC secret to sign with; required, at least 32 bytes
                  recommended. Make one with: openssl rand -hex 32
-                 If the variable is not in the environment, it is read from
-                 a .env file in the working directory (KEY=VALUE lines). The
-                 environment wins, even when set to the empty string (then
-                 create_token refuses): unset it to use .env.
+                 The name may be in any case (tokens_secret). If the
+                 environment lacks it, it is read from a .env file in the
+                 working directory, as Brevia reads it (python-dotenv:
+                 quotes, escapes, # comments, ${VAR} expanded, a bare $VAR
+                 kept). The environment wins, even when set to the empty
+                 string (then create_token refuses): unset it to use .env.
   TOKENS_SECRET_PREVIOUS is not used: tokens are always signed with the
                  current secret.
 
@@ -270,5 +298,6 @@ Exit status:
   0  the token was printed (or this help)
   1  unexpected failure, such as stdout not writable
   2  usage or configuration error: bad flag or duration, missing or empty
-     TOKENS_SECRET, unreadable or malformed .env
+     TOKENS_SECRET, unreadable .env, or a .env line about TOKENS_SECRET that
+     is malformed or ambiguous
 `

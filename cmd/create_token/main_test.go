@@ -51,6 +51,10 @@ const (
 	secretA     = "A0a1b2c3d4e5f60718293a4b5c6d7e8f9A0a1b2c3d4e5f60718293a4b5c6d7e8f9" // 66 bytes
 	secretB     = "B9f8e7d6c5b4a3928170f6e5d4c3b2a1B9f8e7d6c5b4a3928170f6e5d4c3b2a1"
 	secretShort = "Sh0rtS3cr3tXyz" // 14 bytes
+	// secretDollarFile is how a .env line writes secretDollar, python-dotenv
+	// reading ${PART} from PART=secretB[:20] in the environment.
+	secretDollarFile = "Pa$5word$HOME-${PART}-end"
+	secretDollar     = "Pa$5word$HOME-" + "B9f8e7d6c5b4a3928170" + "-end"
 )
 
 type invocation struct {
@@ -88,7 +92,7 @@ func (inv invocation) run(t *testing.T) result {
 	secrets := inv.secrets
 	for k, v := range inv.env {
 		cmd.Env = append(cmd.Env, k+"="+v)
-		if strings.HasPrefix(k, "TOKENS_SECRET") && v != "" {
+		if strings.HasPrefix(strings.ToUpper(k), "TOKENS_SECRET") && v != "" {
 			secrets = append(secrets, v)
 		}
 	}
@@ -159,9 +163,9 @@ func TestFlags(t *testing.T) {
 		{"defaults", nil, "brevia", time.Hour},
 		{"-u ana", []string{"-u", "ana"}, "ana", time.Hour},
 		{"--user ana", []string{"--user", "ana"}, "ana", time.Hour},
-		{"-u=ana", []string{"-u=ana"}, "ana", time.Hour},
+		{"-u=ana is the user =ana, as in click", []string{"-u=ana"}, "=ana", time.Hour},
+		{"-user=bo is the user ser=bo, as in click", []string{"-user=bo"}, "ser=bo", time.Hour},
 		{"--user=ana", []string{"--user=ana"}, "ana", time.Hour},
-		{"-user ana", []string{"-user", "ana"}, "ana", time.Hour},
 		{"-uana (click style)", []string{"-uana"}, "ana", time.Hour},
 		{"last one wins", []string{"-u", "ana", "--user", "bo"}, "bo", time.Hour},
 		{"user with spaces", []string{"-u", "Ana Maria"}, "Ana Maria", time.Hour},
@@ -170,7 +174,9 @@ func TestFlags(t *testing.T) {
 		{"-d 2h", []string{"-d", "2h"}, "brevia", 2 * time.Hour},
 		{"--duration 1h30m", []string{"--duration", "1h30m"}, "brevia", 90 * time.Minute},
 		{"--duration=5", []string{"--duration=5"}, "brevia", 5 * time.Minute},
-		{"-d=1", []string{"-d=1"}, "brevia", time.Minute},
+		{"-d ' 5' as Python's int()", []string{"-d", " 5"}, "brevia", 5 * time.Minute},
+		{"-d 1_000 as Python's int()", []string{"-d", "1_000"}, "brevia", 1000 * time.Minute},
+		{"-d +5", []string{"-d", "+5"}, "brevia", 5 * time.Minute},
 		{"-d90 (click style)", []string{"-d90"}, "brevia", 90 * time.Minute},
 		{"-d 1440", []string{"-d", "1440"}, "brevia", 24 * time.Hour},
 		{"both", []string{"-u", "ana", "-d", "2h"}, "ana", 2 * time.Hour},
@@ -208,7 +214,11 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"-d 0", []string{"-d", "0"}, "must be positive"},
 		{"-d -5", []string{"-d", "-5"}, "must be positive"},
-		{"-d=-5", []string{"-d=-5"}, "must be positive"},
+		{"-d=-5 is the value =-5, as in click", []string{"-d=-5"}, `invalid value "=-5" for flag -d`},
+		{"-d=1 is the value =1, as in click", []string{"-d=1"}, `invalid value "=1" for flag -d`},
+		{"-user ana is -u ser and a stray ana, as in click", []string{"-user", "ana"}, `unexpected argument "ana"`},
+		{"-duration 5 is -d uration", []string{"-duration", "5"}, `invalid value "uration" for flag -d`},
+		{"-d in another script", []string{"-d", "\u0663"}, "in ASCII"},
 		{"-d -5m", []string{"-d", "-5m"}, "must be positive"},
 		{"-d 0s", []string{"-d", "0s"}, "must be positive"},
 		{"-d 500ms", []string{"-d", "500ms"}, "at least 1s"},
@@ -302,14 +312,66 @@ func TestSecretSources(t *testing.T) {
 			wantStderr: []string{"TOKENS_SECRET", "empty in .env", "openssl rand -hex 32"},
 		},
 		{
-			name:       "malformed .env",
+			// python-dotenv warns about the line and goes on.
+			name:       "a malformed line about something else is skipped",
 			dotEnv:     str("this is not a setting\nTOKENS_SECRET=" + secretB + "\n"),
-			wantStderr: []string{"cannot parse .env"},
+			wantSecret: secretB,
 		},
 		{
 			name:       ".env with an unterminated quote",
 			dotEnv:     str(`TOKENS_SECRET="` + secretB + "\n"),
-			wantStderr: []string{"cannot parse .env"},
+			wantStderr: []string{".env: line 1 mentions TOKENS_SECRET but is not KEY=VALUE"},
+		},
+		{
+			name:       "a malformed line about the secret",
+			dotEnv:     str("OTHER=1\nTOKENS_SECRET: " + secretB + "\n"),
+			wantStderr: []string{".env: line 2 mentions TOKENS_SECRET but is not KEY=VALUE"},
+		},
+		{
+			name:       "the secret without =",
+			dotEnv:     str("TOKENS_SECRET\n"),
+			wantStderr: []string{`.env: line 1 names TOKENS_SECRET without "="`},
+		},
+		{
+			name:       ".env not UTF-8",
+			dotEnv:     str("TOKENS_SECRET=" + secretB + "\xff\n"),
+			wantStderr: []string{"cannot read .env: line 1 is not valid UTF-8"},
+		},
+		{
+			// pydantic-settings: case_sensitive=False.
+			name:       "lower case in the environment",
+			env:        map[string]string{"tokens_secret": secretA},
+			dotEnv:     str("TOKENS_SECRET=" + secretB + "\n"),
+			wantSecret: secretA,
+		},
+		{
+			name:       "mixed case in .env",
+			dotEnv:     str("export Tokens_Secret=" + secretB + "\n"),
+			wantSecret: secretB,
+		},
+		{
+			name:       "two spellings in the environment that disagree",
+			env:        map[string]string{"TOKENS_SECRET": secretA, "tokens_secret": secretB},
+			wantStderr: []string{"the environment sets TOKENS_SECRET as both"},
+		},
+		{
+			name:       "two spellings in .env that disagree",
+			dotEnv:     str("TOKENS_SECRET=" + secretA + "\ntokens_secret=" + secretB + "\n"),
+			wantStderr: []string{".env: line 2 sets TOKENS_SECRET again, spelt tokens_secret"},
+		},
+		{
+			// python-dotenv keeps a bare $ (godotenv would read "C0ffee" +
+			// "" + ...), drops an unquoted " #comment" and expands ${VAR}
+			// from the environment.
+			name:       "python-dotenv values",
+			env:        map[string]string{"PART": secretB[:20]},
+			dotEnv:     str("TOKENS_SECRET=" + secretDollarFile + " # the secret\n"),
+			wantSecret: secretDollar,
+		},
+		{
+			name:       "double-quoted escapes",
+			dotEnv:     str(`TOKENS_SECRET="` + secretA + `\t\"x\\"` + "\n"),
+			wantSecret: secretA + "\t\"x\\",
 		},
 		{
 			name:       "a malformed .env is not read when the environment has the secret",

@@ -16,12 +16,13 @@ import (
 	"github.com/tokengate/tokengate/token"
 )
 
-// fakeEnv is a lookupEnv over a map.
-func fakeEnv(vars map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		v, ok := vars[k]
-		return v, ok
+// environOf turns a map into KEY=VALUE strings, as os.Environ returns them.
+func environOf(vars map[string]string) []string {
+	var environ []string
+	for k, v := range vars {
+		environ = append(environ, k+"="+v)
 	}
+	return environ
 }
 
 func fixedClock(t time.Time) func() time.Time { return func() time.Time { return t } }
@@ -29,7 +30,7 @@ func fixedClock(t time.Time) func() time.Time { return func() time.Time { return
 func runInProcess(t *testing.T, env map[string]string, now time.Time, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(args, &out, &errOut, fakeEnv(env), fixedClock(now))
+	code = run(args, &out, &errOut, environOf(env), fixedClock(now))
 	for k, v := range env {
 		if strings.HasPrefix(k, "TOKENS_SECRET") && v != "" {
 			if strings.Contains(out.String(), v) || strings.Contains(errOut.String(), v) {
@@ -154,7 +155,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("broken p
 func TestStdoutFailureExits1(t *testing.T) {
 	t.Parallel()
 	var stderr bytes.Buffer
-	env := fakeEnv(map[string]string{"TOKENS_SECRET": strings.Repeat("k", 32)})
+	env := environOf(map[string]string{"TOKENS_SECRET": strings.Repeat("k", 32)})
 	code := run(nil, failingWriter{}, &stderr, env, time.Now)
 	if code != exitFailure {
 		t.Errorf("exit %d, want %d", code, exitFailure)
@@ -173,7 +174,24 @@ func TestParseDuration(t *testing.T) {
 	}{
 		{"60", time.Hour, ""},
 		{"90", 90 * time.Minute, ""},
+		// Python's int(): Brevia's -d is a click option of type int.
 		{"+5", 5 * time.Minute, ""},
+		{" 5", 5 * time.Minute, ""},
+		{"5\t\n", 5 * time.Minute, ""},
+		{"1_000", 1000 * time.Minute, ""},
+		{"007", 7 * time.Minute, ""},
+		{"1_0_0", 100 * time.Minute, ""},
+		{"_1", 0, "not minutes"},
+		{"1_", 0, "not minutes"},
+		{"1__0", 0, "not minutes"},
+		{"+_1", 0, "not minutes"},
+		{"+ 5", 0, "not minutes"},
+		{"+-5", 0, "not minutes"},
+		{"=5", 0, "not minutes"},
+		{"\u0663", 0, "in ASCII"},  // Arabic-Indic 3: Python reads 3
+		{"\u00a05", 0, "in ASCII"}, // Python reads 5
+		{"-_5", 0, "not minutes"},
+		{"1_000_000_000_000_000_000", 0, "too long"},
 		{"90m", 90 * time.Minute, ""},
 		{"2h", 2 * time.Hour, ""},
 		{"1h30m", 90 * time.Minute, ""},
@@ -191,6 +209,7 @@ func TestParseDuration(t *testing.T) {
 		{"1.5", 0, "not minutes"},
 		{"", 0, "not minutes"},
 		{"90 m", 0, "not minutes"},
+		{" 90m", 0, "not minutes"},
 	}
 	for _, tc := range tests {
 		got, err := parseDuration(tc.in)
@@ -203,26 +222,32 @@ func TestParseDuration(t *testing.T) {
 	}
 }
 
-func TestSplitAttached(t *testing.T) {
+// Brevia's create_token is a click command: a short option takes the rest
+// of its argument as its value, "=" included.
+func TestClickShortOptions(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		in, want []string
 	}{
 		{[]string{"-uana", "-d90"}, []string{"-u", "ana", "-d", "90"}},
-		{[]string{"-u=ana", "--user=bo", "-user", "cy"}, []string{"-u=ana", "--user=bo", "-user", "cy"}},
+		{[]string{"-u=ana", "-d=5"}, []string{"-u", "=ana", "-d", "=5"}},
+		{[]string{"-user", "ana"}, []string{"-u", "ser", "ana"}},
+		{[]string{"--user=bo", "--user", "-dx", "--duration", "5"}, []string{"--user=bo", "--user", "-dx", "--duration", "5"}},
 		{[]string{"-u", "-dfoo"}, []string{"-u", "-dfoo"}}, // a value, even if it looks like a flag
+		{[]string{"-d", "-uana"}, []string{"-d", "-uana"}},
 		{[]string{"-json", "-uana"}, []string{"-json", "-u", "ana"}},
+		{[]string{"--json", "-uana"}, []string{"--json", "-u", "ana"}},
 		{[]string{"--", "-uana"}, []string{"--", "-uana"}},
 		{[]string{"-h", "-x", "--dfoo", "-"}, []string{"-h", "-x", "--dfoo", "-"}},
-		{[]string{"-duration", "5", "-d"}, []string{"-duration", "5", "-d"}},
+		{[]string{"-d"}, []string{"-d"}},
 	}
 	for _, tc := range tests {
 		var user string
 		var asJSON bool
 		var d durationFlag
 		flags := newFlagSet(&user, &d, &asJSON)
-		if got := splitAttached(flags, tc.in); strings.Join(got, "\x00") != strings.Join(tc.want, "\x00") {
-			t.Errorf("splitAttached(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := clickShortOptions(flags, tc.in); strings.Join(got, "\x00") != strings.Join(tc.want, "\x00") {
+			t.Errorf("clickShortOptions(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -1,0 +1,142 @@
+package settings
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+)
+
+// Load returns the value of each of names that is set, as Brevia's
+// pydantic-settings would find it: in environ (KEY=VALUE strings, as
+// os.Environ returns them) if any spelling of the name is there, even with
+// an empty value; otherwise in the .env file at dotEnvPath, read by
+// ParseDotEnv. Names match whatever their case (case_sensitive=False). A
+// name set nowhere is absent from the map.
+//
+// The .env file is read only when environ lacks one of names, and a missing
+// file is no error. Where pydantic-settings would pick a value silently and
+// a mistake would weaken authentication, Load refuses instead:
+//   - a .env that cannot be read (not a file, no permission) or decoded;
+//   - two spellings of a name in one source with different values;
+//   - in .env, a name with no "=", a malformed statement that mentions a
+//     name (python-dotenv would skip it), or a name on the first line after
+//     a byte order mark (python-dotenv 1.2.2 and older would miss it).
+//
+// Only the names the environment lacks are checked in .env. Errors quote
+// line numbers and names, never a value.
+func Load(environ []string, dotEnvPath string, names ...string) (map[string]string, error) {
+	values := make(map[string]string, len(names))
+	var missing []string
+	for _, name := range names {
+		v, found, err := fromEnviron(environ, name)
+		switch {
+		case err != nil:
+			return nil, err
+		case found:
+			values[name] = v
+		default:
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 || dotEnvPath == "" {
+		return values, nil
+	}
+
+	data, err := os.ReadFile(dotEnvPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return values, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", dotEnvPath, err)
+	}
+	bindings, err := ParseDotEnv(data, lookupIn(environ))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", dotEnvPath, err)
+	}
+	for _, name := range missing {
+		v, found, err := fromDotEnv(bindings, name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", dotEnvPath, err)
+		}
+		if found {
+			values[name] = v
+		}
+	}
+	return values, nil
+}
+
+func fromEnviron(environ []string, name string) (value string, found bool, err error) {
+	var spelling string
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		switch {
+		case !ok || fold(k) != fold(name):
+		case !found:
+			value, found, spelling = v, true, k
+		case v != value:
+			return "", false, fmt.Errorf("the environment sets %s as both %s and %s, with different values: keep one", name, spelling, k)
+		}
+	}
+	return value, found, nil
+}
+
+func fromDotEnv(bindings []Binding, name string) (value string, found bool, err error) {
+	want := fold(name)
+	var spellings []string
+	last := make(map[string]Binding) // python-dotenv: the last binding of a key wins
+	for _, b := range bindings {
+		switch {
+		case b.Key == "" && strings.Contains(fold(b.text), want):
+			return "", false, fmt.Errorf("line %d mentions %s but is not KEY=VALUE (python-dotenv would skip it): fix or remove it", b.Line, name)
+		case b.Key != "" && fold(b.Key) == want:
+			if _, seen := last[b.Key]; !seen {
+				spellings = append(spellings, b.Key)
+			}
+			last[b.Key] = b
+		}
+	}
+	for _, k := range spellings {
+		b := last[k]
+		switch {
+		case b.afterBOM:
+			return "", false, fmt.Errorf("line %d sets %s right after a UTF-8 byte order mark, which python-dotenv 1.2.2 and older read as part of the name: remove the mark or start with another line", b.Line, name)
+		case !b.HasValue:
+			return "", false, fmt.Errorf(`line %d names %s without "=" (pydantic-settings would read it as unset): write %s= for an empty value`, b.Line, name, b.Key)
+		case found && b.Value != value:
+			return "", false, fmt.Errorf("line %d sets %s again, spelt %s, to another value: keep one", b.Line, name, b.Key)
+		}
+		value, found = b.Value, true
+	}
+	return value, found, nil
+}
+
+// fold lowers a name as Python's str.lower() does, as far as matching ASCII
+// names needs: ASCII letters, and the Kelvin sign, whose lower case is "k".
+// Every other character keeps its case and so can never match.
+func fold(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case 'A' <= r && r <= 'Z':
+			return r + 'a' - 'A'
+		case r == '\u212a':
+			return 'k'
+		}
+		return r
+	}, s)
+}
+
+// lookupIn is os.LookupEnv over environ. The first of duplicate keys wins,
+// as it does for getenv(3) and Python's os.environ.
+func lookupIn(environ []string) func(string) (string, bool) {
+	env := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			if _, dup := env[k]; !dup {
+				env[k] = v
+			}
+		}
+	}
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
