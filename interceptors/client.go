@@ -154,13 +154,35 @@ func MintingCredentials(secret []byte, user string, ttl time.Duration, opts ...C
 	}, nil
 }
 
+// MintingCredentialsFromFile is MintingCredentials with the secret read from
+// secretFile (as a _FILE variable is read: one trailing newline removed), and
+// read again at every renewal, so that a client follows a rotation without a
+// restart: it signs with the new secret from its next renewal on. If the
+// file cannot be read at a renewal, the last secret read is used; if it
+// cannot be read now, or is empty, MintingCredentialsFromFile returns the
+// error.
+func MintingCredentialsFromFile(secretFile, user string, ttl time.Duration, opts ...CredentialOption) (credentials.PerRPCCredentials, error) {
+	s, err := ReadPolicyFile(secretFile)
+	if err != nil {
+		return nil, fmt.Errorf("interceptors: minting credentials: %w", err)
+	}
+	c, err := MintingCredentials([]byte(s), user, ttl, opts...)
+	if err != nil {
+		return nil, err
+	}
+	m := c.(*mintingCredentials)
+	m.secretFile = secretFile
+	return m, nil
+}
+
 type mintingCredentials struct {
-	secret   []byte
-	user     string
-	ttl      time.Duration
-	margin   time.Duration
-	now      func() time.Time
-	insecure bool
+	secret     []byte // the secret of the last renewal
+	secretFile string // when set, read again at every renewal
+	user       string
+	ttl        time.Duration
+	margin     time.Duration
+	now        func() time.Time
+	insecure   bool
 
 	current atomic.Pointer[mintedToken] // read without the lock on every call
 	mu      sync.Mutex                  // held while minting, so one call mints
@@ -193,6 +215,14 @@ func (c *mintingCredentials) token() (*mintedToken, error) {
 	// Another call may have minted while this one waited for the lock.
 	if t := c.current.Load(); t != nil && now.Before(t.renewAt) {
 		return t, nil
+	}
+	if c.secretFile != "" {
+		// A rotated secret is used from the next renewal on. A file that
+		// cannot be read for a moment (a swap under way) is no reason to
+		// fail a call: the last secret read still signs.
+		if s, err := ReadPolicyFile(c.secretFile); err == nil && s != "" {
+			c.secret = []byte(s)
+		}
 	}
 	tok, claims, err := token.Issue(c.secret, c.user, c.ttl, now)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -487,5 +489,53 @@ func TestMintingCredentialsMinValidity(t *testing.T) {
 	// A minimum the lifetime cannot give is refused, not silently cut.
 	if _, err := interceptors.MintingCredentials([]byte(secret), "ana", ttl, interceptors.WithMinValidity(ttl)); !errors.Is(err, interceptors.ErrTTLTooShort) {
 		t.Errorf("min validity = ttl: err = %v, want ErrTTLTooShort", err)
+	}
+}
+
+// A client that reads its secret from a file follows a rotation: it signs
+// with the new secret from its next renewal on, and keeps the last one
+// while the file cannot be read.
+func TestMintingCredentialsFromFile(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "secret")
+	if _, err := interceptors.MintingCredentialsFromFile(file, "ana", time.Hour); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: err = %v", err)
+	}
+	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Unix(1_700_000_000, 0)
+	clock := newFakeClock(start, 0)
+	c, err := interceptors.MintingCredentialsFromFile(file, "ana", time.Minute, interceptors.WithCredentialClock(clock.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedWith := func(key string) bool {
+		v, err := token.NewVerifier([]byte(key), token.WithClock(clock.now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Verify(strings.TrimPrefix(bearerOf(t, c), "Bearer "))
+		return err == nil
+	}
+	if !signedWith(secret) {
+		t.Fatal("first token not signed with the file's secret")
+	}
+	if err := os.WriteFile(file, []byte(newSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if !signedWith(secret) {
+		t.Error("token renewed before its renewal point")
+	}
+	clock.set(start.Add(time.Minute)) // past the renewal point
+	if !signedWith(newSecret) {
+		t.Error("renewed token not signed with the rotated secret")
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	clock.set(start.Add(2 * time.Minute))
+	if !signedWith(newSecret) {
+		t.Error("with the file gone, the last secret should still sign")
 	}
 }

@@ -61,7 +61,21 @@ const (
 	EnvCacheSize      = "TOKENS_CACHE_SIZE"
 )
 
-var envNames = []string{EnvSecret, EnvPreviousSecret, EnvUsers, EnvStatusToken, EnvLeeway, EnvCacheSize}
+// FileSuffix turns a variable's name into the name of the variable that
+// names a file holding its value (the _FILE convention of Docker's official
+// images): TOKENS_SECRET_FILE, TOKENS_SECRET_PREVIOUS_FILE,
+// TOKENS_USERS_FILE and STATUS_TOKEN_FILE. A file's value is its content
+// with one trailing newline removed; a users file holds one user a line or
+// commas, with blank lines and "#" comments ignored. Setting both a
+// variable and its _FILE variable is an error.
+const FileSuffix = "_FILE"
+
+// fileNames are the variables that may come from a file: the policy, which
+// NewFileWatcher reloads.
+var fileNames = []string{EnvSecret, EnvPreviousSecret, EnvUsers, EnvStatusToken}
+
+var envNames = []string{EnvSecret, EnvPreviousSecret, EnvUsers, EnvStatusToken, EnvLeeway, EnvCacheSize,
+	EnvSecret + FileSuffix, EnvPreviousSecret + FileSuffix, EnvUsers + FileSuffix, EnvStatusToken + FileSuffix}
 
 // DotEnvFile is where ConfigFromEnv looks, in the working directory, for
 // the variables the environment lacks, as Brevia does.
@@ -93,7 +107,23 @@ func ConfigFromEnviron(environ []string, dotEnvPath string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	return configFrom(func(k string) string { return values[k] })
+	return configFrom(func(k string) (string, bool) { v, ok := values[k]; return v, ok })
+}
+
+// PolicyFiles returns the files that the _FILE variables name, read as
+// ConfigFromEnviron reads them: the files a NewFileWatcher should watch.
+func PolicyFiles(environ []string, dotEnvPath string) ([]string, error) {
+	values, err := settings.Load(environ, dotEnvPath, envNames...)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, name := range fileNames {
+		if f := values[name+FileSuffix]; f != "" {
+			files = append(files, f)
+		}
+	}
+	return files, nil
 }
 
 // ConfigFromLookup reads the variables, spelt exactly as the Env constants,
@@ -104,21 +134,58 @@ func ConfigFromEnviron(environ []string, dotEnvPath string) (Config, error) {
 // token.CheckLeeway allows, a TOKENS_CACHE_SIZE that is not an integer up
 // to token.MaxCacheSize.
 func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
-	return configFrom(func(k string) string { v, _ := lookup(k); return v })
+	return configFrom(lookup)
 }
 
-func configFrom(get func(string) string) (Config, error) {
-	cfg := Config{
-		Secret:         get(EnvSecret),
-		PreviousSecret: get(EnvPreviousSecret),
-		Users:          ParseUsers(get(EnvUsers)),
-		StatusToken:    get(EnvStatusToken),
+// ErrBothSet refuses a variable set both directly and through its _FILE
+// variable: which one was meant cannot be known.
+var ErrBothSet = errors.New("interceptors: a variable and its _FILE variable are both set")
+
+func configFrom(lookup func(string) (string, bool)) (Config, error) {
+	get := func(k string) string { v, _ := lookup(k); return v }
+	values := make(map[string]string, len(fileNames))
+	fromFile := make(map[string]bool, len(fileNames))
+	for _, name := range fileNames {
+		path := get(name + FileSuffix)
+		if path == "" {
+			values[name] = get(name)
+			continue
+		}
+		if get(name) != "" {
+			return Config{}, fmt.Errorf("%w: %s and %s; keep one", ErrBothSet, name, name+FileSuffix)
+		}
+		v, err := ReadPolicyFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s: %w", name+FileSuffix, err)
+		}
+		values[name], fromFile[name] = v, true
 	}
-	// Brevia reads an empty TOKENS_USERS as "no list" (if not valid_users),
-	// and a list of nothing as "nobody": refuse the second rather than
-	// start a server that lets no one in, or, once trimmed, everyone.
-	if users := get(EnvUsers); users != "" && len(cfg.Users) == 0 {
-		return Config{}, fmt.Errorf("%w: %s=%q; list the users a token may name (ana,bob), or leave it empty to allow any user", ErrNoUsers, EnvUsers, users)
+	cfg := Config{
+		Secret:         values[EnvSecret],
+		PreviousSecret: values[EnvPreviousSecret],
+		StatusToken:    values[EnvStatusToken],
+	}
+	// A secret file that is empty is a file being written, or a mistake:
+	// authentication is turned off by leaving TOKENS_SECRET empty, never by
+	// emptying a file.
+	if fromFile[EnvSecret] && cfg.Secret == "" {
+		return Config{}, fmt.Errorf("%s names an empty file: put the secret in it (make one with `openssl rand -hex 32`), or unset it to turn authentication off", EnvSecret+FileSuffix)
+	}
+	users := values[EnvUsers]
+	if fromFile[EnvUsers] {
+		cfg.Users = ParseUsersFile(users)
+		if len(cfg.Users) == 0 {
+			return Config{}, fmt.Errorf("%w: %s names no user: list the users a token may name, or unset it to allow any user", ErrNoUsers, EnvUsers+FileSuffix)
+		}
+	} else {
+		cfg.Users = ParseUsers(users)
+		// Brevia reads an empty TOKENS_USERS as "no list" (if not
+		// valid_users), and a list of nothing as "nobody": refuse the
+		// second rather than start a server that lets no one in, or, once
+		// trimmed, everyone.
+		if users != "" && len(cfg.Users) == 0 {
+			return Config{}, fmt.Errorf("%w: %s=%q; list the users a token may name (ana,bob), or leave it empty to allow any user", ErrNoUsers, EnvUsers, users)
+		}
 	}
 	if s := strings.TrimSpace(get(EnvLeeway)); s != "" {
 		d, err := parseLeeway(s)
@@ -149,6 +216,18 @@ func ParseUsers(s string) []string {
 		if u = strings.TrimSpace(u); u != "" {
 			users = append(users, u)
 		}
+	}
+	return users
+}
+
+// ParseUsersFile reads a TOKENS_USERS_FILE: one user a line, or several
+// separated by commas; "#" starts a comment that runs to the end of its
+// line, and blank lines and blank names are ignored.
+func ParseUsersFile(s string) []string {
+	var users []string
+	for _, line := range strings.Split(s, "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		users = append(users, ParseUsers(line)...)
 	}
 	return users
 }

@@ -213,3 +213,69 @@ func ExampleConfigFromEnviron() {
 	// Output:
 	// secret of 8 bytes, users ["carol"], leeway 30s
 }
+
+// The _FILE variables: each value from its file (one trailing newline
+// removed), the users file one user a line or commas with # comments, and
+// every mistake a startup error rather than weaker authentication.
+func TestConfigFromFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	secretFile := file("secret", "file-secret\n")
+	previousFile := file("previous", "file-previous\n")
+	emptyFile := file("empty", "")
+	usersFile := file("users", "# who may call\nana\nbob, carla\n\n  dan  # the new one\n")
+	nobodyFile := file("nobody", "# nobody yet\n\n , \n")
+	statusFile := file("status", "file-status\r\n")
+
+	cfg, err := interceptors.ConfigFromEnviron([]string{
+		"TOKENS_SECRET_FILE=" + secretFile,
+		"tokens_secret_previous_file=" + previousFile,
+		"TOKENS_USERS_FILE=" + usersFile,
+		"STATUS_TOKEN_FILE=" + statusFile,
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := interceptors.Config{Secret: "file-secret", PreviousSecret: "file-previous",
+		Users: []string{"ana", "bob", "carla", "dan"}, StatusToken: "file-status"}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("config = %+v, want %+v", cfg, want)
+	}
+	files, err := interceptors.PolicyFiles([]string{"TOKENS_SECRET_FILE=" + secretFile, "TOKENS_USERS_FILE=" + usersFile}, "")
+	if err != nil || !reflect.DeepEqual(files, []string{secretFile, usersFile}) {
+		t.Errorf("PolicyFiles = %q, %v", files, err)
+	}
+
+	// An empty previous-secret file ends a rotation.
+	cfg, err = interceptors.ConfigFromEnviron([]string{"TOKENS_SECRET_FILE=" + secretFile, "TOKENS_SECRET_PREVIOUS_FILE=" + emptyFile}, "")
+	if err != nil || cfg.PreviousSecret != "" {
+		t.Errorf("empty previous file: %+v, %v", cfg, err)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		environ []string
+		want    error
+	}{
+		{"both a variable and its file", []string{"TOKENS_SECRET=x", "TOKENS_SECRET_FILE=" + secretFile}, interceptors.ErrBothSet},
+		{"empty secret file", []string{"TOKENS_SECRET_FILE=" + emptyFile}, nil},
+		{"users file naming nobody", []string{"TOKENS_SECRET=x", "TOKENS_USERS_FILE=" + nobodyFile}, interceptors.ErrNoUsers},
+		{"missing file", []string{"TOKENS_SECRET_FILE=" + filepath.Join(dir, "nope")}, os.ErrNotExist},
+		{"a directory", []string{"TOKENS_SECRET_FILE=" + dir}, interceptors.ErrPolicyFile},
+	} {
+		_, err := interceptors.ConfigFromEnviron(tc.environ, "")
+		if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) {
+			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "file-secret") {
+			t.Errorf("%s: error quotes the secret: %v", tc.name, err)
+		}
+	}
+}

@@ -1,0 +1,205 @@
+package interceptors
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// FileWatcher keeps an Authenticator's policy in step with the files it is
+// read from: secrets and user lists mounted as Kubernetes Secrets (which
+// swap a "..data" symlink), Docker secrets, files written by Vault agent
+// templates or by an editor that writes a new file and renames it. It is
+// grpc-go's authz.NewFileWatcher for tokengate: the same Authenticator, fed
+// by Update from a reloading source.
+//
+// On a change it calls load and hands the result to Authenticator.Update,
+// so a reload is all or nothing: a policy that cannot be read (a file
+// missing or unreadable for a moment) or that Update refuses leaves the old
+// one serving, and is logged and reported to the policy hooks.
+type FileWatcher struct {
+	a     *Authenticator
+	load  func() (Config, error)
+	files []string
+
+	fs     *fsnotify.Watcher
+	poll   time.Duration
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+	mu     sync.Mutex // one reload at a time
+	dirs   map[string]bool
+	failed string // the last reload error, reported once until it changes
+}
+
+// DefaultPollInterval is how often a FileWatcher reads its files even
+// without an event, for file systems that send none (some network and
+// FUSE mounts).
+const DefaultPollInterval = 5 * time.Second
+
+// debounce groups the events of one change (a Kubernetes update is several
+// creates, renames and removes) into one reload.
+const debounce = 50 * time.Millisecond
+
+// NewFileWatcher watches files and, whenever one of them changes, applies
+// the Config that load returns with a.Update. load is typically
+// ConfigFromEnv, which reads the _FILE variables; files are the paths it
+// reads (see ConfigFiles). A change takes effect within about 100ms on
+// file systems that report events, and within poll otherwise (0 means
+// DefaultPollInterval). Close stops it.
+func NewFileWatcher(a *Authenticator, load func() (Config, error), files []string, poll time.Duration) (*FileWatcher, error) {
+	if poll <= 0 {
+		poll = DefaultPollInterval
+	}
+	fs, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("interceptors: watching policy files: %w", err)
+	}
+	w := &FileWatcher{
+		a: a, load: load, files: files, fs: fs, poll: poll,
+		stop: make(chan struct{}), done: make(chan struct{}), dirs: map[string]bool{},
+	}
+	if err := w.watchDirs(); err != nil {
+		fs.Close()
+		return nil, err
+	}
+	go w.run()
+	return w, nil
+}
+
+// watchDirs watches the directory of each file, where a symlink swap or a
+// rename shows up (a watch on the file itself would follow the old inode),
+// and the directory the file resolves to, when that is elsewhere.
+func (w *FileWatcher) watchDirs() error {
+	for _, f := range w.files {
+		dirs := []string{filepath.Dir(f)}
+		if real, err := filepath.EvalSymlinks(f); err == nil {
+			dirs = append(dirs, filepath.Dir(real))
+		}
+		for _, d := range dirs {
+			if w.dirs[d] {
+				continue
+			}
+			if err := w.fs.Add(d); err != nil {
+				if len(w.dirs) == 0 && d == filepath.Dir(f) {
+					return fmt.Errorf("interceptors: watching %s: %w", d, err)
+				}
+				continue // the poll still covers it
+			}
+			w.dirs[d] = true
+		}
+	}
+	return nil
+}
+
+func (w *FileWatcher) run() {
+	defer close(w.done)
+	tick := time.NewTicker(w.poll)
+	defer tick.Stop()
+	var settle <-chan time.Time
+	for {
+		select {
+		case <-w.stop:
+			return
+		case _, ok := <-w.fs.Events:
+			if !ok {
+				return
+			}
+			if settle == nil {
+				settle = time.After(debounce)
+			}
+		case err, ok := <-w.fs.Errors:
+			if !ok {
+				return
+			}
+			w.a.logger.Warn("tokengate: watching policy files", "err", err)
+		case <-settle:
+			settle = nil
+			_ = w.Reload()
+		case <-tick.C:
+			_ = w.Reload()
+		}
+	}
+}
+
+// Reload reads the policy now and applies it, as a change of file would:
+// for a SIGHUP handler, say. It returns what Update returned, or why the
+// policy could not be read; either way the old policy keeps serving.
+func (w *FileWatcher) Reload() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cfg, err := w.load()
+	if err == nil {
+		err = w.a.update(cfg)
+	}
+	if err != nil {
+		// A file gone for a while fails every poll the same way: say it
+		// once, until something changes.
+		if msg := err.Error(); msg != w.failed {
+			w.failed = msg
+			w.a.policyRefused(err)
+		}
+		return err
+	}
+	w.failed = ""
+	_ = w.watchDirs() // a swapped symlink may now resolve elsewhere
+	return nil
+}
+
+// Close stops watching. The Authenticator keeps the policy it has.
+func (w *FileWatcher) Close() error {
+	var err error
+	w.once.Do(func() {
+		close(w.stop)
+		err = w.fs.Close()
+		<-w.done
+	})
+	return err
+}
+
+// ErrPolicyFile wraps every error reading a policy file.
+var ErrPolicyFile = errors.New("interceptors: policy file")
+
+// MaxPolicyFileSize bounds a policy file: a secret, a status token or a
+// user list is far smaller, and a larger file is a mistake.
+const MaxPolicyFileSize = 64 << 10
+
+// ReadPolicyFile reads a secret, status token or user list from path, as
+// the _FILE variables are read: the whole content with one trailing newline
+// removed. It refuses a directory and a file over MaxPolicyFileSize, and
+// its errors never quote the content.
+func ReadPolicyFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrPolicyFile, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrPolicyFile, err)
+	}
+	if !info.Mode().IsRegular() {
+		return "", fmt.Errorf("%w: %s is not a regular file", ErrPolicyFile, path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxPolicyFileSize+1))
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %w", ErrPolicyFile, path, err)
+	}
+	if len(b) > MaxPolicyFileSize {
+		return "", fmt.Errorf("%w: %s is larger than %d bytes", ErrPolicyFile, path, MaxPolicyFileSize)
+	}
+	s := string(b)
+	if len(s) > 0 && s[len(s)-1] == '\n' {
+		s = s[:len(s)-1]
+		if len(s) > 0 && s[len(s)-1] == '\r' {
+			s = s[:len(s)-1]
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,249 @@
+package interceptors_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/metadata"
+
+	"github.com/tokengate/tokengate/interceptors"
+	"github.com/tokengate/tokengate/token"
+)
+
+// policyDir is a directory of policy files laid out as Kubernetes mounts a
+// Secret: each file a symlink through "..data" to a timestamped directory,
+// updated by making a new directory and swapping "..data" to it.
+type policyDir struct {
+	t    *testing.T
+	root string
+	gen  int
+}
+
+func newPolicyDir(t *testing.T, files map[string]string) *policyDir {
+	d := &policyDir{t: t, root: t.TempDir()}
+	d.swap(files)
+	for name := range files {
+		if err := os.Symlink(filepath.Join("..data", name), filepath.Join(d.root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+func (d *policyDir) path(name string) string { return filepath.Join(d.root, name) }
+
+// swap writes files into a new timestamped directory and points "..data"
+// at it with an atomic rename, as the kubelet does, then removes the old one.
+func (d *policyDir) swap(files map[string]string) {
+	t := d.t
+	d.gen++
+	dir := filepath.Join(d.root, "..2026_12_02_00_00_0"+string(rune('0'+d.gen)))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, _ := os.Readlink(filepath.Join(d.root, "..data"))
+	tmp := filepath.Join(d.root, "..data_tmp")
+	if err := os.Symlink(filepath.Base(dir), tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(d.root, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if old != "" {
+		if err := os.RemoveAll(filepath.Join(d.root, old)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// loadFrom reads a secret and a user list from files, as ConfigFromEnv
+// reads TOKENS_SECRET_FILE and TOKENS_USERS_FILE.
+func loadFrom(secretFile, usersFile string) func() (interceptors.Config, error) {
+	return func() (interceptors.Config, error) {
+		return interceptors.ConfigFromEnviron([]string{
+			"TOKENS_SECRET_FILE=" + secretFile,
+			"TOKENS_USERS_FILE=" + usersFile,
+		}, "")
+	}
+}
+
+// allows reports whether a lets a call with a token for user signed with
+// key into a method.
+func allows(a *interceptors.Authenticator, key, user string) error {
+	tok, err := token.Sign([]byte(key), token.Claims{User: user, ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		return err
+	}
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer "+tok))
+	_, err = a.Authenticate(ctx, "/x.Y/Z")
+	return err
+}
+
+// eventually waits up to a second for ok, the time the watcher promises.
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 1s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func watch(t *testing.T, a *interceptors.Authenticator, load func() (interceptors.Config, error), files ...string) *interceptors.FileWatcher {
+	t.Helper()
+	w, err := interceptors.NewFileWatcher(a, load, files, time.Hour) // events only: no poll to hide a miss
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+func TestFileWatcherFollowsKubernetesSecretSwap(t *testing.T) {
+	t.Parallel()
+	dir := newPolicyDir(t, map[string]string{"secret": secret + "\n", "users": "ana,bob\n"})
+	load := loadFrom(dir.path("secret"), dir.path("users"))
+	cfg, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := interceptors.New(cfg, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch(t, a, load, dir.path("secret"), dir.path("users"))
+	if err := allows(a, secret, "bob"); err != nil {
+		t.Fatalf("before the swap: %v", err)
+	}
+
+	dir.swap(map[string]string{"secret": newSecret + "\n", "users": "ana\n"})
+	eventually(t, "new secret accepted", func() bool { return allows(a, newSecret, "ana") == nil })
+	if err := allows(a, secret, "ana"); err == nil {
+		t.Error("old secret still accepted after the swap")
+	}
+	if err := allows(a, newSecret, "bob"); err == nil {
+		t.Error("removed user still accepted after the swap")
+	}
+}
+
+// Editors and many tools write a new file and rename it over the old one.
+func TestFileWatcherFollowsRename(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	secretFile, usersFile := filepath.Join(dir, "secret"), filepath.Join(dir, "users")
+	write(t, secretFile, secret)
+	write(t, usersFile, "ana")
+	a, err := interceptors.New(interceptors.Config{Secret: secret, Users: []string{"ana"}}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch(t, a, loadFrom(secretFile, usersFile), secretFile, usersFile)
+
+	tmp := filepath.Join(dir, ".secret.swp")
+	write(t, tmp, newSecret+"\n")
+	if err := os.Rename(tmp, secretFile); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "renamed secret applied", func() bool { return allows(a, newSecret, "ana") == nil })
+
+	// And a plain write in place.
+	write(t, usersFile, "ana\nbob\n")
+	eventually(t, "edited users applied", func() bool { return allows(a, newSecret, "bob") == nil })
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A bad reload changes nothing: the old policy keeps serving, the refusal
+// is reported once, and a good file afterwards is applied.
+func TestFileWatcherBadReloadsKeepTheOldPolicy(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	secretFile, usersFile := filepath.Join(dir, "secret"), filepath.Join(dir, "users")
+	write(t, secretFile, secret)
+	write(t, usersFile, "ana")
+	var ev events
+	a, err := interceptors.New(interceptors.Config{Secret: secret, Users: []string{"ana"}}, quiet(), interceptors.WithPolicyHook(ev.hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := watch(t, a, loadFrom(secretFile, usersFile), secretFile, usersFile)
+
+	refusals := func() int {
+		n := 0
+		for _, e := range ev.list() {
+			if !e.Applied {
+				n++
+			}
+		}
+		return n
+	}
+	for i, bad := range []struct {
+		name string
+		do   func()
+		want error
+	}{
+		{"empty secret file", func() { write(t, secretFile, "") }, nil},
+		{"users file naming nobody", func() { write(t, secretFile, secret); write(t, usersFile, " , \n") }, interceptors.ErrNoUsers},
+		{"deleted users file", func() { os.Remove(usersFile) }, os.ErrNotExist},
+		{"users file replaced by a directory", func() { os.Mkdir(usersFile, 0o755) }, interceptors.ErrPolicyFile},
+		{"users file over the size limit", func() {
+			os.Remove(usersFile)
+			write(t, usersFile, strings.Repeat("ana,", interceptors.MaxPolicyFileSize))
+		}, interceptors.ErrPolicyFile},
+	} {
+		bad.do()
+		eventually(t, bad.name+": refusal reported", func() bool { return refusals() == i+1 })
+		if err := w.Reload(); err == nil || (bad.want != nil && !errors.Is(err, bad.want)) {
+			t.Errorf("%s: Reload = %v, want %v", bad.name, err, bad.want)
+		}
+		if err := allows(a, secret, "ana"); err != nil {
+			t.Errorf("%s: the old policy stopped serving: %v", bad.name, err)
+		}
+	}
+	if n := refusals(); n != 5 {
+		t.Errorf("refusals reported = %d, want 5 (one per bad change, not one per attempt)", n)
+	}
+	os.Remove(usersFile)
+	write(t, usersFile, "bob")
+	eventually(t, "good file after bad ones applied", func() bool { return allows(a, secret, "bob") == nil })
+}
+
+func TestReadPolicyFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, tc := range []struct{ content, want string }{
+		{"s3cret\n", "s3cret"},
+		{"s3cret\r\n", "s3cret"},
+		{"s3cret", "s3cret"},
+		{"s3cret\n\n", "s3cret\n"},
+		{" s3cret \n", " s3cret "},
+		{"", ""},
+	} {
+		p := filepath.Join(dir, "f")
+		write(t, p, tc.content)
+		got, err := interceptors.ReadPolicyFile(p)
+		if err != nil || got != tc.want {
+			t.Errorf("ReadPolicyFile(%q) = %q, %v; want %q", tc.content, got, err, tc.want)
+		}
+	}
+	if _, err := interceptors.ReadPolicyFile(dir); !errors.Is(err, interceptors.ErrPolicyFile) {
+		t.Errorf("directory: %v", err)
+	}
+}
