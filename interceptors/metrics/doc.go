@@ -1,15 +1,23 @@
 // Package metrics exports the Authenticator's decisions to Prometheus.
 //
-// New registers two collectors and Hook returns the DecisionHook that feeds
-// them; install it with interceptors.WithDecisionHook:
+// New registers the collectors; Hook returns the DecisionHook and
+// PolicyHook the PolicyHook that feed them:
 //
 //	m, err := metrics.New(prometheus.DefaultRegisterer)
-//	a, err := interceptors.New(cfg, interceptors.WithDecisionHook(m.Hook()))
+//	a, err := interceptors.New(cfg,
+//		interceptors.WithDecisionHook(m.Hook()),
+//		interceptors.WithPolicyHook(m.PolicyHook()))
 //
 // The collectors are
 //
 //	tokengate_auth_decisions_total{method,result,reason}  counter
 //	tokengate_auth_verification_seconds{result}           histogram
+//	tokengate_policy_reloads_total{result}                counter
+//	tokengate_policy_applied_timestamp_seconds            gauge
+//
+// where the reloads' result is "applied" or "rejected" (a rejected policy
+// leaves the previous one serving: see Authenticator.Update and
+// NewFileWatcher), and the gauge holds when the policy in force was applied.
 //
 // where result is "allowed" or "denied" and reason is the Decision's Reason
 // ("valid_token", "token_expired", "user_not_allowed", …). The histogram's

@@ -15,8 +15,17 @@ const (
 	ResultDenied  = "denied"
 )
 
-// Metrics holds the collectors fed by Hook.
+// Values of the result label of tokengate_policy_reloads_total.
+const (
+	ReloadApplied  = "applied"
+	ReloadRejected = "rejected"
+)
+
+// Metrics holds the collectors fed by Hook and PolicyHook.
 type Metrics struct {
+	reloadsApplied, reloadsRejected prometheus.Counter
+	policyApplied                   prometheus.Gauge
+
 	decisions *prometheus.CounterVec
 	// One observer per result, looked up once rather than on every call.
 	allowedSeconds prometheus.Observer
@@ -49,18 +58,55 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		},
 	}, []string{"result"})
 
-	if err := reg.Register(decisions); err != nil {
-		return nil, fmt.Errorf("metrics: registering tokengate_auth_decisions_total: %w", err)
-	}
-	if err := reg.Register(seconds); err != nil {
-		reg.Unregister(decisions)
-		return nil, fmt.Errorf("metrics: registering tokengate_auth_verification_seconds: %w", err)
+	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tokengate_policy_reloads_total",
+		Help: "New policies (secrets, users, status token) applied or rejected; a rejected one leaves the previous policy serving.",
+	}, []string{"result"})
+	applied := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "tokengate_policy_applied_timestamp_seconds",
+		Help: "When the policy in force was applied, in seconds since the Unix epoch (0 until a reload).",
+	})
+
+	var registered []prometheus.Collector
+	for _, c := range []struct {
+		name string
+		c    prometheus.Collector
+	}{
+		{"tokengate_auth_decisions_total", decisions},
+		{"tokengate_auth_verification_seconds", seconds},
+		{"tokengate_policy_reloads_total", reloads},
+		{"tokengate_policy_applied_timestamp_seconds", applied},
+	} {
+		if err := reg.Register(c.c); err != nil {
+			for _, r := range registered {
+				reg.Unregister(r)
+			}
+			return nil, fmt.Errorf("metrics: registering %s: %w", c.name, err)
+		}
+		registered = append(registered, c.c)
 	}
 	return &Metrics{
-		decisions:      decisions,
-		allowedSeconds: seconds.WithLabelValues(ResultAllowed),
-		deniedSeconds:  seconds.WithLabelValues(ResultDenied),
+		decisions:       decisions,
+		allowedSeconds:  seconds.WithLabelValues(ResultAllowed),
+		deniedSeconds:   seconds.WithLabelValues(ResultDenied),
+		reloadsApplied:  reloads.WithLabelValues(ReloadApplied),
+		reloadsRejected: reloads.WithLabelValues(ReloadRejected),
+		policyApplied:   applied,
 	}, nil
+}
+
+// PolicyHook returns the PolicyHook that counts policy reloads and records
+// when the one in force was applied. Install it with
+// interceptors.WithPolicyHook.
+func (m *Metrics) PolicyHook() interceptors.PolicyHook {
+	return func(e interceptors.PolicyEvent) {
+		if !e.Applied {
+			m.reloadsRejected.Inc()
+			return
+		}
+		m.reloadsApplied.Inc()
+		m.policyApplied.Set(float64(e.Time.UnixNano()) / 1e9)
+	}
 }
 
 // Hook returns the DecisionHook that records each decision. Install it with

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -128,7 +129,7 @@ tokengate_auth_decisions_total{method="/tokengate.v1.EchoService/UnaryEcho",reas
 	if got := observations(t, reg); got["allowed"] != 2 || got["denied"] != 3 {
 		t.Errorf("histogram observations = %v, want allowed 2, denied 3", got)
 	}
-	if n, err := testutil.GatherAndCount(reg); err != nil || n != 5 { // 3 counter series, 2 histograms
+	if n, err := testutil.GatherAndCount(reg, "tokengate_auth_decisions_total", "tokengate_auth_verification_seconds"); err != nil || n != 5 { // 3 counter series, 2 histograms
 		t.Errorf("series = %d, %v; want 5", n, err)
 	}
 	problems, err := testutil.GatherAndLint(reg)
@@ -325,5 +326,53 @@ tokengate_auth_decisions_total{method="unregistered",reason="missing_token",resu
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tokengate_auth_decisions_total"); err != nil {
 		t.Error(err)
+	}
+}
+
+// Policy reloads are counted by result, and the gauge holds when the policy
+// in force was applied: a rejected reload leaves it alone.
+func TestPolicyReloadsAreCounted(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := interceptors.New(interceptors.Config{Secret: secret}, interceptors.WithPolicyHook(m.PolicyHook()),
+		interceptors.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	if err := a.Update(interceptors.Config{Secret: secret + "-next"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Update(interceptors.Config{}); err == nil {
+		t.Fatal("Update turned authentication off")
+	}
+	if err := a.Update(interceptors.Config{Secret: secret, Users: []string{" "}}); err == nil {
+		t.Fatal("Update took an allow-list of nobody")
+	}
+	want := `
+# HELP tokengate_policy_reloads_total New policies (secrets, users, status token) applied or rejected; a rejected one leaves the previous policy serving.
+# TYPE tokengate_policy_reloads_total counter
+tokengate_policy_reloads_total{result="applied"} 1
+tokengate_policy_reloads_total{result="rejected"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tokengate_policy_reloads_total"); err != nil {
+		t.Error(err)
+	}
+	var at float64
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "tokengate_policy_applied_timestamp_seconds" {
+			at = mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	if at < float64(before.Unix()) || at > float64(time.Now().Unix()+1) {
+		t.Errorf("applied timestamp = %v, want the time of the applied update (%v)", at, before.Unix())
 	}
 }
