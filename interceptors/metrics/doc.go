@@ -15,16 +15,15 @@
 //	tokengate_policy_reloads_total{result}                counter
 //	tokengate_policy_applied_timestamp_seconds            gauge
 //
-// where the reloads' result is "applied" or "rejected" (a rejected policy
-// leaves the previous one serving: see Authenticator.Update and
-// NewFileWatcher), and the gauge holds when the policy in force was applied.
-//
-// where result is "allowed" or "denied" and reason is the Decision's Reason
+// For decisions, result is "allowed" or "denied" and reason is the Decision's Reason
 // ("valid_token", "token_expired", "user_not_allowed", …). The histogram's
 // buckets run from 100ns to 10ms: a cached token is checked in well under a
 // microsecond and a full HS256 verification in a few. A stream ended because
-// its token expired is counted as a denial but not timed, since nothing was
-// verified then.
+// its token expired, or that a new policy refused, is counted as a denial
+// but not timed, since nothing was verified then. For reloads, result is
+// "applied" or "rejected" (a rejected policy leaves the previous one
+// serving: see Authenticator.Update and NewFileWatcher), and the gauge holds
+// when the policy in force was applied.
 //
 // The method label is the full gRPC method name, "/pkg.Service/Method". It
 // stays bounded because gRPC calls interceptors only for the methods
