@@ -252,7 +252,7 @@ func (a *Authenticator) decide(ctx context.Context, method string) (context.Cont
 	if err != nil {
 		return nil, Decision{Reason: denialFor(err).reason, Err: err}
 	}
-	verified, err := p.verifier.VerifyShared(tok)
+	verified, err := p.verifier.Verify(tok)
 	if err != nil {
 		return nil, Decision{Reason: denialFor(err).reason, Err: err}
 	}

@@ -383,7 +383,7 @@ func TestMintingCredentialsConcurrentRenewal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := token.NewVerifier([]byte(secret), token.WithUsers("ana"), token.WithCacheSize(0),
+	v, err := token.NewVerifier([]byte(secret), token.WithUsers("ana"), token.WithCacheSize(-1),
 		token.WithClock(clock.now))
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ type callerKey struct{}
 // two; the verified token it points to is shared with the verifier's cache.
 type callerContext struct {
 	context.Context
-	verified    token.Verified // zero unless let in by a verified token
+	verified    token.VerifiedToken // zero unless let in by a verified token
 	statusToken bool
 	// What let the call in, so that an open stream can be judged again
 	// when the policy changes (see Authenticator.Update).

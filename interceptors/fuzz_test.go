@@ -37,7 +37,7 @@ func FuzzAuthorizationMetadata(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	verifier, err := token.NewVerifier([]byte(secret), token.WithCacheSize(0))
+	verifier, err := token.NewVerifier([]byte(secret), token.WithCacheSize(-1))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -74,7 +74,8 @@ func FuzzAuthorizationMetadata(f *testing.F) {
 		if twice || !strings.EqualFold(scheme, "bearer") {
 			t.Fatalf("let in with authorization %q (twice: %v)", authz, twice)
 		}
-		claims, err := verifier.Verify(tok)
+		verified, err := verifier.Verify(tok)
+		claims := verified.Claims()
 		if err != nil {
 			t.Fatalf("let in a token the verifier refuses: %v", err)
 		}

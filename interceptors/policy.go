@@ -52,15 +52,10 @@ func (a *Authenticator) newPolicy(cfg Config) (*policy, error) {
 		token.WithUsers(cfg.Users...),
 		token.WithLeeway(cfg.Leeway),
 		token.WithClock(a.now),
+		token.WithCacheSize(cfg.CacheSize),
 	}
 	if cfg.PreviousSecret != "" {
 		vopts = append(vopts, token.WithPreviousSecrets([]byte(cfg.PreviousSecret)))
-	}
-	switch {
-	case cfg.CacheSize < 0:
-		vopts = append(vopts, token.WithCacheSize(0))
-	case cfg.CacheSize > 0:
-		vopts = append(vopts, token.WithCacheSize(cfg.CacheSize))
 	}
 	v, err := token.NewVerifier([]byte(cfg.Secret), vopts...)
 	if err != nil {
@@ -191,7 +186,7 @@ func (p *policy) refuses(s *openStream) error {
 		}
 		return nil
 	}
-	_, err := p.verifier.VerifyShared(s.token)
+	_, err := p.verifier.Verify(s.token)
 	if errors.Is(err, token.ErrExpired) || errors.Is(err, token.ErrNotYetValid) {
 		return nil
 	}

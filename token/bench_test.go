@@ -12,7 +12,7 @@ import (
 //
 //   - cached: a token seen before, served from the cache;
 //   - first_seen: the full check (shape, HMAC, header, claims). It runs on a
-//     Verifier without a cache (WithCacheSize(0)) and one token, so every
+//     Verifier without a cache (WithCacheSize(-1)) and one token, so every
 //     iteration does exactly that work and nothing else; pre-making b.N
 //     distinct tokens instead would cost b.N signatures and their memory
 //     before the loop and mix in cache insertion and eviction, which the
@@ -35,7 +35,7 @@ func BenchmarkVerify(b *testing.B) {
 		wantErr bool
 	}{
 		{"cached", good, nil, false},
-		{"first_seen", good, []token.Option{token.WithCacheSize(0)}, false},
+		{"first_seen", good, []token.Option{token.WithCacheSize(-1)}, false},
 		{"bad_signature", forged, nil, true},
 	}
 	for _, bc := range cases {

@@ -93,15 +93,15 @@ func (c *cache) get(tok string) (*cacheEntry, uint64) {
 	return nil, h
 }
 
-// put remembers a verified token whose hash get returned, and returns its
-// Verified. until is exp + leeway.
-func (c *cache) put(h uint64, tok string, claims Claims, until time.Time) Verified {
+// put remembers a verified token whose hash get returned, and returns the
+// VerifiedToken that shares its claims. until is exp + leeway.
+func (c *cache) put(h uint64, tok string, claims Claims, until time.Time) VerifiedToken {
 	e := &cacheEntry{hash: h, token: tok, lastSecond: until.Unix(), claims: claims}
 	s := c.set(h)
 	i := c.slotFor(s, h)
 	s.entries[i].Store(e)
 	s.hashes[i].Store(h)
-	return Verified{&e.claims}
+	return VerifiedToken{&e.claims}
 }
 
 // slotFor picks the slot of s for a new entry with hash h: the one already

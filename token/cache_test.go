@@ -43,6 +43,9 @@ func mustVerifier(tb testing.TB, secret []byte, opts ...Option) *Verifier {
 	return v
 }
 
+// claimsOf is Verify's answer as claims, for tests that compare them.
+func claimsOf(vt VerifiedToken, err error) (Claims, error) { return vt.Claims(), err }
+
 func cacheToken(tb testing.TB, secret []byte, user string, exp time.Time) string {
 	tb.Helper()
 	tok, err := Sign(secret, Claims{User: user, ExpiresAt: exp})
@@ -64,7 +67,7 @@ func TestCacheServesVerifiedTokens(t *testing.T) {
 	tok := cacheToken(t, cacheSecret, "alice", cacheNow.Add(time.Hour))
 
 	v := mustVerifier(t, cacheSecret, fixedAt(cacheNow))
-	first, err := v.Verify(tok)
+	first, err := claimsOf(v.Verify(tok))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +75,7 @@ func TestCacheServesVerifiedTokens(t *testing.T) {
 		t.Fatalf("cache holds %d entries after one verified token, want 1", n)
 	}
 	unverifiable(v)
-	again, err := v.Verify(tok)
+	again, err := claimsOf(v.Verify(tok))
 	if err != nil {
 		t.Fatalf("second Verify = %v: the token was not served from the cache", err)
 	}
@@ -81,7 +84,7 @@ func TestCacheServesVerifiedTokens(t *testing.T) {
 	}
 
 	// The same probe without a cache: the second call is computed, and fails.
-	uncached := mustVerifier(t, cacheSecret, fixedAt(cacheNow), WithCacheSize(0))
+	uncached := mustVerifier(t, cacheSecret, fixedAt(cacheNow), WithCacheSize(-1))
 	if _, err := uncached.Verify(tok); err != nil {
 		t.Fatal(err)
 	}
@@ -238,16 +241,31 @@ func TestCacheSizeIsCapped(t *testing.T) {
 	}
 }
 
-func TestCacheSizeZeroDisablesIt(t *testing.T) {
+// TestCacheSizeZeroIsDefault: WithCacheSize(0) means DefaultCacheSize, as
+// interceptors.Config.CacheSize 0 does, the same as no WithCacheSize.
+func TestCacheSizeZeroIsDefault(t *testing.T) {
+	t.Parallel()
+	for _, opts := range [][]Option{nil, {WithCacheSize(0)}, {WithCacheSize(5), WithCacheSize(0)}} {
+		v := mustVerifier(t, cacheSecret, opts...)
+		if v.cache == nil {
+			t.Fatalf("%d options: no cache, want DefaultCacheSize", len(opts))
+		}
+		if slots := len(v.cache.sets) * v.cache.ways; slots != DefaultCacheSize {
+			t.Errorf("%d options: %d slots, want %d", len(opts), slots, DefaultCacheSize)
+		}
+	}
+}
+
+func TestCacheSizeNegativeDisablesIt(t *testing.T) {
 	t.Parallel()
 	tok := cacheToken(t, cacheSecret, "alice", cacheNow.Add(time.Hour))
-	for _, size := range []int{0, -1} {
+	for _, size := range []int{-1, math.MinInt} {
 		v := mustVerifier(t, cacheSecret, fixedAt(cacheNow), WithCacheSize(size))
 		if v.cache != nil {
 			t.Fatalf("WithCacheSize(%d) kept a cache", size)
 		}
 		for range 2 {
-			if c, err := v.Verify(tok); err != nil || c.User != "alice" {
+			if c, err := claimsOf(v.Verify(tok)); err != nil || c.User != "alice" {
 				t.Fatalf("WithCacheSize(%d): Verify = %+v, %v", size, c, err)
 			}
 		}
@@ -306,7 +324,7 @@ func testCacheConcurrent(t *testing.T, size int) {
 }
 
 func check(t *testing.T, v *Verifier, tok, wantUser string, wantErr error) {
-	c, err := v.Verify(tok)
+	c, err := claimsOf(v.Verify(tok))
 	if !errors.Is(err, wantErr) || c.User != wantUser {
 		t.Errorf("Verify = %q, %v; want %q, %v", c.User, err, wantUser, wantErr)
 	}
@@ -382,7 +400,7 @@ func TestCacheConfirmsTheToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	unverifiable(v)
-	if c, err := v.Verify(tokB); !errors.Is(err, ErrSignatureInvalid) {
+	if c, err := claimsOf(v.Verify(tokB)); !errors.Is(err, ErrSignatureInvalid) {
 		t.Fatalf("Verify(B) with only A cached = %+v, %v; want ErrSignatureInvalid", c, err)
 	}
 
@@ -403,10 +421,10 @@ func TestCacheConfirmsTheToken(t *testing.T) {
 	}
 	setB.entries[slot].Store(&collided)
 	setB.hashes[slot].Store(hB)
-	if c, err := v.Verify(tokB); !errors.Is(err, ErrSignatureInvalid) {
+	if c, err := claimsOf(v.Verify(tokB)); !errors.Is(err, ErrSignatureInvalid) {
 		t.Fatalf("Verify(B) whose hash finds A's entry = %+v, %v; want ErrSignatureInvalid", c, err)
 	}
-	if c, err := v.Verify(tokA); err != nil || c.User != "alice" {
+	if c, err := claimsOf(v.Verify(tokA)); err != nil || c.User != "alice" {
 		t.Fatalf("Verify(A) = %+v, %v; want alice's claims from the cache", c, err)
 	}
 }
@@ -482,39 +500,39 @@ func TestSignatureMatchesGolangJWT(t *testing.T) {
 	}
 }
 
-// TestVerifySharedSharesCachedTokens: VerifyShared hands out a view of the
-// cache's own claims for a cached token (no copy), the claims Verify returns.
-func TestVerifySharedSharesCachedTokens(t *testing.T) {
+// TestVerifySharesCachedTokens: Verify hands out a view of the cache's own
+// claims for a cached token (no copy), and its own claims without a cache.
+func TestVerifySharesCachedTokens(t *testing.T) {
 	t.Parallel()
 	tok := cacheToken(t, cacheSecret, "alice", cacheNow.Add(time.Hour))
 	for _, tc := range []struct {
 		name       string
 		size       int
 		wantShared bool
-	}{{"cached", DefaultCacheSize, true}, {"no cache", 0, false}} {
+	}{{"cached", DefaultCacheSize, true}, {"no cache", -1, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			v := mustVerifier(t, cacheSecret, fixedAt(cacheNow), WithCacheSize(tc.size))
-			first, err := v.VerifyShared(tok)
+			first, err := v.Verify(tok)
 			if err != nil {
 				t.Fatal(err)
 			}
-			second, err := v.VerifyShared(tok)
+			second, err := v.Verify(tok)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if shared := first.claims == second.claims; shared != tc.wantShared {
 				t.Errorf("two verifications share one Claims: %v, want %v", shared, tc.wantShared)
 			}
-			want, err := v.Verify(tok)
+			want, err := claimsOf(v.Verify(tok))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if first.Claims() != want || second.Claims() != want || first.User() != "alice" {
-				t.Errorf("VerifyShared claims %+v, %+v; Verify says %+v", first.Claims(), second.Claims(), want)
+				t.Errorf("Verify claims %+v, %+v; Verify says %+v", first.Claims(), second.Claims(), want)
 			}
-			if bad, err := v.VerifyShared(tok + "x"); bad != (Verified{}) || !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrSignatureInvalid) {
-				t.Errorf("VerifyShared(bad) = %+v, %v; want the zero Verified and an error", bad, err)
+			if bad, err := v.Verify(tok + "x"); bad != (VerifiedToken{}) || !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrSignatureInvalid) {
+				t.Errorf("Verify(bad) = %+v, %v; want the zero VerifiedToken and an error", bad, err)
 			}
 		})
 	}

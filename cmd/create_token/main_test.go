@@ -141,7 +141,7 @@ func verify(t *testing.T, secret, tok string) token.Claims {
 	if err != nil {
 		t.Fatalf("token does not verify: %v", err)
 	}
-	return c
+	return c.Claims()
 }
 
 // checkExp checks that exp is now+d, now being some instant in [before, after].

@@ -124,7 +124,8 @@ func TestClaimsExactly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := v.Verify(tok)
+	verified, err := v.Verify(tok)
+	c := verified.Claims()
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
