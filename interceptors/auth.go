@@ -20,12 +20,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/tokengate/tokengate/token"
-)
-
-// Metadata keys the Authenticator reads.
-const (
-	AuthorizationKey = "authorization"
-	StatusTokenKey   = "x-status-token"
+	"github.com/tokengate/tokengate/wire"
 )
 
 // Decision is what the Authenticator decided about one call. It never holds
@@ -99,8 +94,8 @@ type Authenticator struct {
 	policy        atomic.Pointer[policy]
 	updateMu      sync.Mutex // one Update at a time
 	streams       streamRegistry
-	statusMethods methodSet
-	publicMethods methodSet
+	statusMethods wire.MethodSet
+	publicMethods wire.MethodSet
 	streamExpiry  bool
 	hooks         []DecisionHook
 	policyHooks   []PolicyHook
@@ -116,16 +111,16 @@ type Authenticator struct {
 func New(cfg Config, opts ...Option) (*Authenticator, error) {
 	a := &Authenticator{
 		cfg:           cfg,
-		publicMethods: newMethodSet(cfg.PublicMethods),
+		publicMethods: wire.NewMethodSet(cfg.PublicMethods...),
 		streamExpiry:  true,
 		logger:        slog.Default(),
 		now:           time.Now,
 	}
 	statusMethods := cfg.StatusMethods
 	if statusMethods == nil {
-		statusMethods = DefaultStatusMethods
+		statusMethods = wire.DefaultStatusMethods
 	}
-	a.statusMethods = newMethodSet(statusMethods)
+	a.statusMethods = wire.NewMethodSet(statusMethods...)
 	for _, opt := range opts {
 		opt(a)
 	}
@@ -169,7 +164,7 @@ func checkConfig(cfg Config) error {
 // UnaryServerInterceptor returns the interceptor for unary calls.
 func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	i := auth.UnaryServerInterceptor(a.AuthFunc)
-	if a.publicMethods.empty() {
+	if a.publicMethods.Empty() {
 		return i
 	}
 	return selector.UnaryServerInterceptor(i, selector.MatchFunc(a.requiresAuth))
@@ -183,7 +178,7 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	if !a.disabled {
 		i = chainStream(i, a.watchStream)
 	}
-	if a.publicMethods.empty() {
+	if a.publicMethods.Empty() {
 		return i
 	}
 	return selector.StreamServerInterceptor(i, selector.MatchFunc(a.requiresAuth))
@@ -191,9 +186,9 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 
 func (a *Authenticator) requiresAuth(ctx context.Context, _ interceptors.CallMeta) bool {
 	// Not CallMeta's Service and Method: go-grpc-middleware splits the name
-	// at its first "/", grpc-go routes by its last (see splitMethod).
+	// at its first "/", grpc-go routes by its last (see wire.SplitMethod).
 	method, _ := grpc.Method(ctx)
-	return !a.publicMethods.contains(method)
+	return !a.publicMethods.Contains(method)
 }
 
 // AuthFunc is the go-grpc-middleware auth.AuthFunc behind both interceptors,
@@ -245,7 +240,7 @@ func (a *Authenticator) decide(ctx context.Context, method string) (context.Cont
 		return ctx, Decision{Allowed: true, Reason: ReasonAuthDisabled}
 	}
 	p := a.policy.Load() // once: the whole call is decided by one policy
-	if len(p.statusToken) > 0 && a.statusMethods.contains(method) && hasStatusToken(ctx, p.statusToken) {
+	if len(p.statusToken) > 0 && a.statusMethods.Contains(method) && hasStatusToken(ctx, p.statusToken) {
 		return &callerContext{Context: ctx, statusToken: true, policy: p}, Decision{Allowed: true, Reason: ReasonStatusToken}
 	}
 	tok, err := bearerToken(ctx)
@@ -264,14 +259,14 @@ func (a *Authenticator) decide(ctx context.Context, method string) (context.Cont
 // equal to want. A wrong one is not an error: like Brevia, the call then
 // falls through to the bearer check.
 func hasStatusToken(ctx context.Context, want []byte) bool {
-	vals := metadata.ValueFromIncomingContext(ctx, StatusTokenKey)
+	vals := metadata.ValueFromIncomingContext(ctx, wire.StatusTokenKey)
 	return len(vals) == 1 && subtle.ConstantTimeCompare([]byte(vals[0]), want) == 1
 }
 
 // bearerToken returns the token of the call's one "authorization: Bearer
 // <token>" metadata value. The scheme is case-insensitive (RFC 7235).
 func bearerToken(ctx context.Context) (string, error) {
-	vals := metadata.ValueFromIncomingContext(ctx, AuthorizationKey)
+	vals := metadata.ValueFromIncomingContext(ctx, wire.AuthorizationKey)
 	switch len(vals) {
 	case 0:
 		return "", token.ErrMissing

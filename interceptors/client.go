@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/tokengate/tokengate/token"
+	"github.com/tokengate/tokengate/wire"
 )
 
 // ErrTTLTooShort is returned by MintingCredentials for a lifetime too short
@@ -73,7 +74,7 @@ func newCredentialOptions(opts []CredentialOption) credentialOptions {
 // the client holds the secret and should never send a stale token.
 func BearerToken(tok string, opts ...CredentialOption) credentials.PerRPCCredentials {
 	o := newCredentialOptions(opts)
-	return staticCredentials{key: AuthorizationKey, value: "Bearer " + tok, insecure: o.insecure}
+	return staticCredentials{key: wire.AuthorizationKey, value: "Bearer " + tok, insecure: o.insecure}
 }
 
 // StatusTokenCredentials returns credentials that send statusToken as
@@ -81,7 +82,7 @@ func BearerToken(tok string, opts ...CredentialOption) credentials.PerRPCCredent
 // Config.StatusToken). It opens nothing else.
 func StatusTokenCredentials(statusToken string, opts ...CredentialOption) credentials.PerRPCCredentials {
 	o := newCredentialOptions(opts)
-	return staticCredentials{key: StatusTokenKey, value: statusToken, insecure: o.insecure}
+	return staticCredentials{key: wire.StatusTokenKey, value: statusToken, insecure: o.insecure}
 }
 
 // staticCredentials send one fixed metadata pair.
@@ -199,7 +200,7 @@ func (c *mintingCredentials) GetRequestMetadata(context.Context, ...string) (map
 	if err != nil {
 		return nil, err
 	}
-	return map[string]string{AuthorizationKey: t.header}, nil
+	return map[string]string{wire.AuthorizationKey: t.header}, nil
 }
 
 // RequireTransportSecurity implements credentials.PerRPCCredentials.

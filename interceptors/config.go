@@ -30,7 +30,7 @@ type Config struct {
 	StatusToken string
 	// StatusMethods are the full method names (/pkg.Service/Method) on which
 	// the status token is accepted. A name ending in "/" covers every method
-	// of that service. Nil means DefaultStatusMethods.
+	// of that service. Nil means wire.DefaultStatusMethods.
 	StatusMethods []string
 	// PublicMethods skip authentication entirely (same syntax as
 	// StatusMethods). Default none.
@@ -41,14 +41,6 @@ type Config struct {
 	// CacheSize bounds the cache of verified tokens (TOKENS_CACHE_SIZE).
 	// 0 means token.DefaultCacheSize; a negative value turns the cache off.
 	CacheSize int
-}
-
-// DefaultStatusMethods are the methods a status token opens when
-// Config.StatusMethods is nil: tokengate's own status RPC and the standard
-// gRPC health service, so that grpc-health-probe can use the status token.
-var DefaultStatusMethods = []string{
-	"/tokengate.v1.StatusService/Status",
-	"/grpc.health.v1.Health/",
 }
 
 // Environment variables read by ConfigFromEnv, whatever their case.

@@ -14,7 +14,7 @@
 //
 // A call is let in when its metadata holds exactly one "authorization:
 // Bearer <token>" value whose token the token package's Verifier accepts. Status
-// methods (DefaultStatusMethods: tokengate's Status RPC and grpc.health.v1)
+// methods (wire.DefaultStatusMethods: tokengate's Status RPC and grpc.health.v1)
 // also accept the STATUS_TOKEN in x-status-token metadata, compared in
 // constant time; anywhere else it grants nothing. Public methods skip the
 // check. An empty secret turns authentication off, with a warning, as in

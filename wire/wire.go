@@ -1,0 +1,89 @@
+package wire
+
+import "strings"
+
+// Metadata keys that carry credentials. gRPC metadata keys are lower case.
+const (
+	// AuthorizationKey carries "Bearer <token>", from the Authorization
+	// header on REST.
+	AuthorizationKey = "authorization"
+	// StatusTokenKey carries the status token, from ?token= on the REST
+	// status routes.
+	StatusTokenKey = "x-status-token"
+)
+
+// DefaultStatusMethods are the methods the status token opens unless told
+// otherwise: tokengate's own status RPC and every method of the standard
+// gRPC health service, so that grpc-health-probe can use the status token.
+// Only the first has a REST route.
+var DefaultStatusMethods = []string{
+	"/tokengate.v1.StatusService/Status",
+	"/grpc.health.v1.Health/",
+}
+
+// SplitMethod splits a full method name, "/pkg.Service/Method", into its
+// service and method at the last "/", where grpc-go's server splits it to
+// route the call: "/grpc.health.v1.Health/x/Check" names the service
+// "grpc.health.v1.Health/x", never a method of grpc.health.v1.Health. Unlike
+// grpc-go it requires the leading "/": a name without one matches nothing,
+// which only ever asks for more credentials.
+func SplitMethod(full string) (service, method string, ok bool) {
+	if !strings.HasPrefix(full, "/") {
+		return "", "", false
+	}
+	i := strings.LastIndexByte(full, '/')
+	if i == 0 {
+		return "", "", false
+	}
+	service, method = full[1:i], full[i+1:]
+	return service, method, service != ""
+}
+
+// Canonical reports whether full is a method name as gRPC clients write it:
+// "/", a service, "/", a method, and no other "/", with neither part empty.
+// grpc-go routes some other spellings too (no leading "/", several "/");
+// refusing them keeps what is authorized and what is routed the same name.
+func Canonical(full string) bool {
+	service, method, ok := SplitMethod(full)
+	return ok && method != "" && !strings.Contains(service, "/")
+}
+
+// MethodSet is a set of gRPC methods, each written "/pkg.Service/Method",
+// or "/pkg.Service/" for every method of a service. Its zero value is empty.
+type MethodSet struct {
+	methods  map[[2]string]struct{} // {service, method}
+	services map[string]struct{}
+}
+
+// NewMethodSet returns the set of names. Names that are not written as
+// above are ignored.
+func NewMethodSet(names ...string) MethodSet {
+	s := MethodSet{methods: map[[2]string]struct{}{}, services: map[string]struct{}{}}
+	for _, n := range names {
+		service, method, ok := SplitMethod(strings.TrimSpace(n))
+		switch {
+		case !ok:
+		case method == "":
+			s.services[service] = struct{}{}
+		default:
+			s.methods[[2]string{service, method}] = struct{}{}
+		}
+	}
+	return s
+}
+
+// Empty reports whether the set holds no method.
+func (s MethodSet) Empty() bool { return len(s.methods) == 0 && len(s.services) == 0 }
+
+// Contains reports whether fullMethod is in the set, by name or by service.
+func (s MethodSet) Contains(fullMethod string) bool {
+	service, method, ok := SplitMethod(fullMethod)
+	if !ok {
+		return false
+	}
+	if _, found := s.services[service]; found {
+		return true
+	}
+	_, ok = s.methods[[2]string{service, method}]
+	return ok
+}

@@ -1,0 +1,52 @@
+package wire_test
+
+import (
+	"testing"
+
+	"github.com/tokengate/tokengate/wire"
+)
+
+func TestMethodSet(t *testing.T) {
+	t.Parallel()
+	s := wire.NewMethodSet("/tokengate.v1.StatusService/Status", " /grpc.health.v1.Health/ ", "no-slash/Method", "/", "//x")
+	for _, tc := range []struct {
+		method string
+		want   bool
+	}{
+		{"/tokengate.v1.StatusService/Status", true},
+		{"/tokengate.v1.StatusService/Other", false},
+		{"/grpc.health.v1.Health/Check", true},
+		{"/grpc.health.v1.Health/Watch", true},
+		{"/grpc.health.v1.Health/x/Check", false}, // grpc-go routes it to the service "grpc.health.v1.Health/x"
+		{"grpc.health.v1.Health/Check", false},    // no leading "/": nothing matches
+		{"/tokengate.v1.StatusService/Status/", false},
+		{"", false},
+		{"/", false},
+	} {
+		if got := s.Contains(tc.method); got != tc.want {
+			t.Errorf("Contains(%q) = %v, want %v", tc.method, got, tc.want)
+		}
+	}
+	if s.Empty() || !wire.NewMethodSet().Empty() || !(wire.MethodSet{}).Empty() || (wire.MethodSet{}).Contains("/a.B/C") {
+		t.Error("Empty is wrong, or the zero set holds something")
+	}
+}
+
+func TestCanonical(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]bool{
+		"/pkg.Service/Method":   true,
+		"/Service/Method":       true,
+		"pkg.Service/Method":    false,
+		"/pkg.Service/":         false,
+		"//Method":              false,
+		"/pkg.Service/a/Method": false,
+		"/pkg.Service":          false,
+		"":                      false,
+		"/":                     false,
+	} {
+		if got := wire.Canonical(name); got != want {
+			t.Errorf("Canonical(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
