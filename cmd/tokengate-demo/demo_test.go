@@ -677,9 +677,7 @@ func TestPortTaken(t *testing.T) {
 	t.Run("run", func(t *testing.T) {
 		t.Parallel()
 		taken := takenAddr(t)
-		env := map[string]string{"TOKENS_SECRET": testSecret}
-		lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-		err := run(testCtx(t), []string{"-grpc-addr", "127.0.0.1:0", "-http-addr", taken}, lookup, discard)
+		err := run(testCtx(t), []string{"-grpc-addr", "127.0.0.1:0", "-http-addr", taken}, []string{"TOKENS_SECRET=" + testSecret}, "", discard)
 		if err == nil || !strings.Contains(err.Error(), taken) {
 			t.Errorf("run on a taken port: %v, want an error naming %s", err, taken)
 		}
@@ -825,11 +823,18 @@ type process struct {
 // in a minimal environment, and kills it if the test ends first.
 func demoProcess(t *testing.T, args ...string) *process {
 	t.Helper()
+	return demoProcessIn(t, t.TempDir(), []string{"TOKENS_SECRET=" + testSecret, "STATUS_TOKEN=" + testStatusToken}, args...)
+}
+
+// demoProcessIn starts the built demo in dir (where it looks for .env) with
+// only env as its environment.
+func demoProcessIn(t *testing.T, dir string, env []string, args ...string) *process {
+	t.Helper()
 	bin := buildDemo(t)
 	p := &process{stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = []string{"TOKENS_SECRET=" + testSecret, "STATUS_TOKEN=" + testStatusToken}
-	p.cmd.Dir = t.TempDir()
+	p.cmd.Env = env
+	p.cmd.Dir = dir
 	p.cmd.Stdout = io.Discard
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -57,7 +59,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(ctx, os.Args[1:], os.LookupEnv, logger); err != nil {
+	if err := run(ctx, os.Args[1:], os.Environ(), interceptors.DotEnvFile, logger); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
@@ -66,21 +68,39 @@ func main() {
 	}
 }
 
-// options are the demo's settings: addresses from flags or the environment,
-// auth from interceptors.ConfigFromEnv.
+// options are the demo's settings: addresses and files from flags or the
+// environment, auth from interceptors.ConfigFromEnviron.
 type options struct {
-	grpcAddr string
-	httpAddr string
-	auth     interceptors.Config
+	grpcAddr  string
+	httpAddr  string
+	pprofAddr string // "" serves no profiles
+	auth      interceptors.Config
+	// loadAuth reads auth again (SIGHUP, a changed policy file); nil
+	// means it never changes.
+	loadAuth func() (interceptors.Config, error)
+	// policyFiles are the files the _FILE variables name, watched for
+	// changes.
+	policyFiles []string
+	// tlsCert and tlsKey, both or neither, serve gRPC and REST over TLS.
+	tlsCert, tlsKey string
 	// HTTP server timeouts; zero means the default above.
 	readHeaderTimeout time.Duration
 	readTimeout       time.Duration
 	idleTimeout       time.Duration
 }
 
-func parseOptions(args []string, lookup func(string) (string, bool), out io.Writer) (options, error) {
+// parseOptions reads the flags, the demo's own variables from environ
+// (exact names) and tokengate's from environ and the .env file at dotEnv, as
+// Brevia reads its settings.
+func parseOptions(args, environ []string, dotEnv string, out io.Writer) (options, error) {
+	vars := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
 	env := func(k, def string) string {
-		if v, ok := lookup(k); ok && v != "" {
+		if v := vars[k]; v != "" {
 			return v
 		}
 		return def
@@ -90,11 +110,17 @@ func parseOptions(args []string, lookup func(string) (string, bool), out io.Writ
 	var o options
 	fs.StringVar(&o.grpcAddr, "grpc-addr", env("GRPC_ADDR", defaultGRPCAddr), "gRPC listen address (env GRPC_ADDR)")
 	fs.StringVar(&o.httpAddr, "http-addr", env("HTTP_ADDR", defaultHTTPAddr), "REST gateway listen address (env HTTP_ADDR)")
+	fs.StringVar(&o.pprofAddr, "pprof-addr", env("PPROF_ADDR", ""), "serve net/http/pprof on this address, off when empty; keep it on loopback (env PPROF_ADDR)")
+	fs.StringVar(&o.tlsCert, "tls-cert", env("TLS_CERT_FILE", ""), "PEM certificate: serve gRPC and REST over TLS, reloaded when the file changes (env TLS_CERT_FILE)")
+	fs.StringVar(&o.tlsKey, "tls-key", env("TLS_KEY_FILE", ""), "PEM private key of -tls-cert (env TLS_KEY_FILE)")
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: tokengate-demo [-grpc-addr ADDR] [-http-addr ADDR]\n\n"+
+		fmt.Fprintf(out, "Usage: tokengate-demo [-grpc-addr ADDR] [-http-addr ADDR] [-tls-cert FILE -tls-key FILE] [-pprof-addr ADDR]\n\n"+
 			"Runs EchoService and StatusService behind tokengate over gRPC and REST.\n"+
 			"Auth comes from TOKENS_SECRET, TOKENS_SECRET_PREVIOUS, TOKENS_USERS, STATUS_TOKEN,\n"+
-			"TOKENS_LEEWAY and TOKENS_CACHE_SIZE (empty TOKENS_SECRET: auth off).\n\n")
+			"TOKENS_LEEWAY and TOKENS_CACHE_SIZE (empty TOKENS_SECRET: auth off), in the\n"+
+			"environment or else in ./.env, names in any case, as Brevia reads them. The\n"+
+			"first four can name files instead (TOKENS_SECRET_FILE, …): the demo applies a\n"+
+			"changed file at once, and rereads everything on SIGHUP.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -103,16 +129,23 @@ func parseOptions(args []string, lookup func(string) (string, bool), out io.Writ
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
 	}
-	cfg, err := interceptors.ConfigFromLookup(lookup)
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return options{}, errors.New("TLS needs both a certificate and a key (-tls-cert and -tls-key, or TLS_CERT_FILE and TLS_KEY_FILE)")
+	}
+	o.loadAuth = func() (interceptors.Config, error) { return interceptors.ConfigFromEnviron(environ, dotEnv) }
+	cfg, err := o.loadAuth()
 	if err != nil {
 		return options{}, err
 	}
 	o.auth = cfg
+	if o.policyFiles, err = interceptors.PolicyFiles(environ, dotEnv); err != nil {
+		return options{}, err
+	}
 	return o, nil
 }
 
-func run(ctx context.Context, args []string, lookup func(string) (string, bool), logger *slog.Logger) error {
-	o, err := parseOptions(args, lookup, os.Stderr)
+func run(ctx context.Context, args, environ []string, dotEnv string, logger *slog.Logger) error {
+	o, err := parseOptions(args, environ, dotEnv, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -120,6 +153,8 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	if err != nil {
 		return err
 	}
+	signal.Notify(d.hup, syscall.SIGHUP)
+	defer signal.Stop(d.hup)
 	return d.serve(ctx)
 }
 
@@ -127,16 +162,24 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 // another, the gateway calling the gRPC side over a real connection so that
 // REST calls pass the same interceptors.
 type demo struct {
-	logger   *slog.Logger
-	grpcLis  net.Listener
-	inproc   *bufconn.Listener // the gateway's way in
-	httpLis  net.Listener
-	grpcSrv  *grpc.Server
-	httpSrv  *http.Server
-	conn     *grpc.ClientConn
-	authOn   bool
-	grpcAddr string
-	httpAddr string
+	logger    *slog.Logger
+	auth      *interceptors.Authenticator
+	watcher   *interceptors.FileWatcher
+	hup       chan os.Signal // SIGHUP: read the policy again
+	grpcLis   net.Listener
+	inproc    *bufconn.Listener // the gateway's way in
+	httpLis   net.Listener
+	pprofLis  net.Listener
+	grpcSrv   *grpc.Server
+	inprocSrv *grpc.Server // serves inproc
+	httpSrv   *http.Server
+	pprofSrv  *http.Server
+	conn      *grpc.ClientConn
+	tls       *certFiles // nil when serving plaintext
+	authOn    bool
+	grpcAddr  string
+	httpAddr  string
+	pprofAddr string
 }
 
 func version() string {
@@ -164,16 +207,30 @@ func newDemo(o options, logger *slog.Logger) (_ *demo, err error) {
 		interceptors.WithLogger(logger),
 		interceptors.WithDecisionHook(interceptors.LogDecisions(logger, interceptors.WithTrustedGateway(fromGateway))),
 		interceptors.WithDecisionHook(authMetrics.Hook()),
+		interceptors.WithPolicyHook(authMetrics.PolicyHook()),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("auth config: %w", err)
 	}
-	d := &demo{logger: logger, authOn: o.auth.Secret != ""}
+	d := &demo{logger: logger, auth: auth, authOn: o.auth.Secret != "", hup: make(chan os.Signal, 1)}
 	defer func() {
 		if err != nil {
 			d.close()
 		}
 	}()
+	if o.loadAuth != nil {
+		// With no files to watch it only reloads on SIGHUP.
+		if d.watcher, err = interceptors.NewFileWatcher(auth, o.loadAuth, o.policyFiles, 0); err != nil {
+			return nil, err
+		}
+	}
+	var grpcCreds []grpc.ServerOption
+	if o.tlsCert != "" {
+		if d.tls, err = loadCertFiles(o.tlsCert, o.tlsKey); err != nil {
+			return nil, err
+		}
+		grpcCreds = append(grpcCreds, grpc.Creds(credentials.NewTLS(d.tls.config())))
+	}
 
 	if d.grpcLis, err = net.Listen("tcp", o.grpcAddr); err != nil {
 		return nil, fmt.Errorf("gRPC address %s: %w (is another server running? set -grpc-addr or GRPC_ADDR)", o.grpcAddr, err)
@@ -183,15 +240,31 @@ func newDemo(o options, logger *slog.Logger) (_ *demo, err error) {
 	}
 	d.grpcAddr, d.httpAddr = d.grpcLis.Addr().String(), d.httpLis.Addr().String()
 
-	d.grpcSrv = grpc.NewServer(
-		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
-		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
-	)
-	tokengatev1.RegisterStatusServiceServer(d.grpcSrv, &demoservice.Status{Version: version()})
-	tokengatev1.RegisterEchoServiceServer(d.grpcSrv, demoservice.Echo{})
+	if o.pprofAddr != "" {
+		if d.pprofLis, err = net.Listen("tcp", o.pprofAddr); err != nil {
+			return nil, fmt.Errorf("pprof address %s: %w", o.pprofAddr, err)
+		}
+		d.pprofAddr = d.pprofLis.Addr().String()
+		d.pprofSrv = &http.Server{Handler: pprofHandler(), ReadHeaderTimeout: defaultReadHeaderTimeout}
+	}
+
+	// Two servers with the same interceptors and services: one for outside
+	// callers, over TLS when configured, and one for the gateway's own
+	// in-memory connection, which stays plaintext.
 	healthSrv := health.NewServer()
-	healthpb.RegisterHealthServer(d.grpcSrv, healthSrv)
-	reflection.Register(d.grpcSrv)
+	newServer := func(opts ...grpc.ServerOption) *grpc.Server {
+		srv := grpc.NewServer(append(opts,
+			grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
+			grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
+		)...)
+		tokengatev1.RegisterStatusServiceServer(srv, &demoservice.Status{Version: version()})
+		tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{})
+		healthpb.RegisterHealthServer(srv, healthSrv)
+		reflection.Register(srv)
+		return srv
+	}
+	d.grpcSrv, d.inprocSrv = newServer(grpcCreds...), newServer()
+	auth.KnowMethods(d.grpcSrv) // decisions name only registered methods
 
 	// The gateway reaches the gRPC server over a real gRPC connection, so
 	// REST calls pass the same interceptors, but in memory (grpc-go's
@@ -228,10 +301,14 @@ func newDemo(o options, logger *slog.Logger) (_ *demo, err error) {
 	// deadline once the request is read.
 	d.httpSrv = &http.Server{
 		Handler:           accessLog(logger, routes),
+		TLSConfig:         d.tls.config(),
 		ReadHeaderTimeout: orDefault(o.readHeaderTimeout, defaultReadHeaderTimeout),
 		ReadTimeout:       orDefault(o.readTimeout, defaultReadTimeout),
 		IdleTimeout:       orDefault(o.idleTimeout, defaultIdleTimeout),
 		MaxHeaderBytes:    64 << 10,
+		// net/http's own complaints (TLS handshakes, bad requests) go to
+		// the demo's log, not to stderr unformatted.
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
 	return d, nil
 }
@@ -267,24 +344,51 @@ func requireToken(auth *interceptors.Authenticator, mux *runtime.ServeMux, next 
 
 // serve runs until ctx is done, then shuts down gracefully.
 func (d *demo) serve(ctx context.Context) error {
-	d.logger.Info("tokengate-demo listening",
-		"grpc", d.grpcAddr, "http", d.httpAddr, "auth", map[bool]string{true: "on", false: "off"}[d.authOn])
-	errc := make(chan error, 2)
+	auth, scheme := "off", "plaintext"
+	if d.authOn {
+		auth = "on"
+	}
+	if d.tls != nil {
+		scheme = "tls"
+	}
+	d.logger.Info("tokengate-demo listening", "grpc", d.grpcAddr, "http", d.httpAddr, "auth", auth, "transport", scheme)
+	errc := make(chan error, 3)
 	go func() { errc <- d.grpcSrv.Serve(d.grpcLis) }()
-	go func() { _ = d.grpcSrv.Serve(d.inproc) }()
+	go func() { _ = d.inprocSrv.Serve(d.inproc) }()
 	go func() {
-		if err := d.httpSrv.Serve(d.httpLis); !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if d.tls != nil {
+			err = d.httpSrv.ServeTLS(d.httpLis, "", "") // certificates from TLSConfig
+		} else {
+			err = d.httpSrv.Serve(d.httpLis)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
 		}
 	}()
-	var err error
-	select {
-	case <-ctx.Done():
-		d.logger.Info("tokengate-demo shutting down")
-	case err = <-errc:
+	if d.pprofSrv != nil {
+		d.logger.Warn("tokengate-demo serving pprof: keep it on loopback", "addr", d.pprofAddr)
+		go func() {
+			if err := d.pprofSrv.Serve(d.pprofLis); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
 	}
-	d.close()
-	return err
+	for {
+		select {
+		case <-ctx.Done():
+			d.logger.Info("tokengate-demo shutting down")
+			d.close()
+			return nil
+		case err := <-errc:
+			d.close()
+			return err
+		case <-d.hup:
+			if d.watcher != nil {
+				_ = d.watcher.Reload() // logged and counted by the Authenticator
+			}
+		}
+	}
 }
 
 // close stops everything that was started, gracefully up to shutdownGrace.
@@ -296,18 +400,30 @@ func (d *demo) close() {
 	} else if d.httpLis != nil {
 		d.httpLis.Close()
 	}
+	if d.pprofSrv != nil {
+		_ = d.pprofSrv.Shutdown(ctx)
+	} else if d.pprofLis != nil {
+		d.pprofLis.Close()
+	}
+	if d.watcher != nil {
+		d.watcher.Close()
+	}
 	if d.conn != nil {
 		d.conn.Close()
 	}
-	if d.grpcSrv != nil {
+	for _, srv := range []*grpc.Server{d.grpcSrv, d.inprocSrv} {
+		if srv == nil {
+			continue
+		}
 		done := make(chan struct{})
-		go func() { d.grpcSrv.GracefulStop(); close(done) }()
+		go func() { srv.GracefulStop(); close(done) }()
 		select {
 		case <-done:
 		case <-ctx.Done():
-			d.grpcSrv.Stop()
+			srv.Stop()
 		}
-	} else if d.grpcLis != nil {
+	}
+	if d.grpcSrv == nil && d.grpcLis != nil {
 		d.grpcLis.Close()
 	}
 	if d.inproc != nil {

@@ -79,7 +79,7 @@ func TestSoak(t *testing.T) {
 		{tok.wrongSecret, mSig},
 		{tok.bob, mNotAllowed},
 		{"garbage", mMalformed},
-		{jws(`{"alg":"none","typ":"JWT"}`, pl("ana", time.Now().Add(time.Hour).Unix()), testSecret), mAlg},
+		{jws(`{"alg":"none","typ":"JWT"}`, payloadJSON("ana", time.Now().Add(time.Hour).Unix()), testSecret), mAlg},
 	}
 	wantDenied := func(err error, msg string) error {
 		if s := status.Convert(err); s.Code() != codes.Unauthenticated || s.Message() != msg {
