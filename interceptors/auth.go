@@ -213,11 +213,26 @@ func (a *Authenticator) Authenticate(ctx context.Context, fullMethod string) (co
 // authenticate is AuthFunc and Authenticate; fromServer says the method
 // name came from the gRPC server, that is from the caller.
 func (a *Authenticator) authenticate(ctx context.Context, fullMethod string, fromServer bool) (context.Context, error) {
+	if fromServer {
+		if !wire.Canonical(fullMethod) {
+			return nil, a.refuseMethod(ctx)
+		}
+		if c := callerFrom(ctx); c != nil && c.tapped {
+			return ctx, nil // decided, reported and carried by TapHandle
+		}
+	}
+	return a.decideAndReport(ctx, nil, fullMethod, fromServer)
+}
+
+// decideAndReport decides one call and reports it to the hooks. md is the
+// call's metadata when the transport hands it over (TapHandle); nil reads
+// it from ctx.
+func (a *Authenticator) decideAndReport(ctx context.Context, md metadata.MD, fullMethod string, fromServer bool) (context.Context, error) {
 	var start time.Time
 	if a.hooks != nil { // the clock is read only for hooks
 		start = time.Now()
 	}
-	newCtx, d := a.decide(ctx, fullMethod)
+	newCtx, d := a.decide(ctx, md, fullMethod)
 	if a.hooks != nil {
 		d.FullMethod = a.methodName(fullMethod, fromServer)
 		d.Duration = time.Since(start)
@@ -229,21 +244,29 @@ func (a *Authenticator) authenticate(ctx context.Context, fullMethod string, fro
 	return newCtx, nil
 }
 
+// refuseMethod refuses a call whose method name is not canonical.
+func (a *Authenticator) refuseMethod(ctx context.Context) error {
+	if a.hooks != nil {
+		a.report(ctx, Decision{FullMethod: UnregisteredMethod, Reason: ReasonMalformedMethod, Err: ErrMalformedMethod})
+	}
+	return denialFor(ErrMalformedMethod).status
+}
+
 func (a *Authenticator) report(ctx context.Context, d Decision) {
 	for _, h := range a.hooks {
 		h(ctx, d)
 	}
 }
 
-func (a *Authenticator) decide(ctx context.Context, method string) (context.Context, Decision) {
+func (a *Authenticator) decide(ctx context.Context, md metadata.MD, method string) (context.Context, Decision) {
 	if a.disabled {
 		return ctx, Decision{Allowed: true, Reason: ReasonAuthDisabled}
 	}
 	p := a.policy.Load() // once: the whole call is decided by one policy
-	if len(p.statusToken) > 0 && a.statusMethods.Contains(method) && hasStatusToken(ctx, p.statusToken) {
-		return &callerContext{Context: ctx, statusToken: true, policy: p}, Decision{Allowed: true, Reason: ReasonStatusToken}
+	if len(p.statusToken) > 0 && a.statusMethods.Contains(method) && hasStatusToken(incoming(ctx, md, wire.StatusTokenKey), p.statusToken) {
+		return &callerContext{Context: ctx, statusToken: true, policy: p, tapped: md != nil}, Decision{Allowed: true, Reason: ReasonStatusToken}
 	}
-	tok, err := bearerToken(ctx)
+	tok, err := bearerToken(incoming(ctx, md, wire.AuthorizationKey))
 	if err != nil {
 		return nil, Decision{Reason: denialFor(err).reason, Err: err}
 	}
@@ -251,22 +274,30 @@ func (a *Authenticator) decide(ctx context.Context, method string) (context.Cont
 	if err != nil {
 		return nil, Decision{Reason: denialFor(err).reason, Err: err}
 	}
-	return &callerContext{Context: ctx, verified: verified, token: tok, policy: p},
+	return &callerContext{Context: ctx, verified: verified, token: tok, policy: p, tapped: md != nil},
 		Decision{Allowed: true, Reason: ReasonValidToken, User: verified.User()}
 }
 
-// hasStatusToken reports whether the call carries exactly one x-status-token
-// equal to want. A wrong one is not an error: like Brevia, the call then
-// falls through to the bearer check.
-func hasStatusToken(ctx context.Context, want []byte) bool {
-	vals := metadata.ValueFromIncomingContext(ctx, wire.StatusTokenKey)
+// incoming returns the values of key in the call's metadata: from md when
+// the transport handed it over, without a copy, else from ctx (which copies
+// the slice: grpc-go offers no other way).
+func incoming(ctx context.Context, md metadata.MD, key string) []string {
+	if md != nil {
+		return md[key]
+	}
+	return metadata.ValueFromIncomingContext(ctx, key)
+}
+
+// hasStatusToken reports whether vals is exactly one x-status-token equal
+// to want. A wrong one is not an error: like Brevia, the call then falls
+// through to the bearer check.
+func hasStatusToken(vals []string, want []byte) bool {
 	return len(vals) == 1 && subtle.ConstantTimeCompare([]byte(vals[0]), want) == 1
 }
 
 // bearerToken returns the token of the call's one "authorization: Bearer
 // <token>" metadata value. The scheme is case-insensitive (RFC 7235).
-func bearerToken(ctx context.Context) (string, error) {
-	vals := metadata.ValueFromIncomingContext(ctx, wire.AuthorizationKey)
+func bearerToken(vals []string) (string, error) {
 	switch len(vals) {
 	case 0:
 		return "", token.ErrMissing

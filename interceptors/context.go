@@ -19,6 +19,10 @@ type callerContext struct {
 	// when the policy changes (see Authenticator.Update).
 	token  string
 	policy *policy
+	// tapped marks a call decided by TapHandle: the interceptors then use
+	// this caller instead of deciding again. Only this package can make a
+	// callerContext, so no caller can set it.
+	tapped bool
 }
 
 func (c *callerContext) Value(key any) any {

@@ -36,14 +36,31 @@ const (
 // listener and returns a connection to it. Everything stops with the test.
 func testServer(t *testing.T, cfg interceptors.Config, opts ...interceptors.Option) *grpc.ClientConn {
 	t.Helper()
+	return testServerWired(t, false, cfg, opts...)
+}
+
+// wirings are the two ways to install an Authenticator: its interceptors
+// alone, and with its TapHandle in front. Every decision must be the same.
+var wirings = []struct {
+	name string
+	tap  bool
+}{{"interceptors", false}, {"tap", true}}
+
+// testServerWired is testServer with the tap installed or not.
+func testServerWired(t *testing.T, withTap bool, cfg interceptors.Config, opts ...interceptors.Option) *grpc.ClientConn {
+	t.Helper()
 	a, err := interceptors.New(cfg, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	srv := grpc.NewServer(
+	srvOpts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(a.StreamServerInterceptor()),
-	)
+	}
+	if withTap {
+		srvOpts = append(srvOpts, grpc.InTapHandle(a.TapHandle))
+	}
+	srv := grpc.NewServer(srvOpts...)
 	tokengatev1.RegisterStatusServiceServer(srv, &demoservice.Status{Version: "test"})
 	tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{})
 	healthpb.RegisterHealthServer(srv, health.NewServer())
@@ -106,13 +123,12 @@ func TestDecisionTable(t *testing.T) {
 	stranger := mustSign(t, secret, "mallory", future)
 	unknownKey := mustSign(t, "another-secret-another-secret-xx", "ana", future)
 
-	conn := testServer(t, interceptors.Config{
+	cfg := interceptors.Config{
 		Secret:         secret,
 		PreviousSecret: previousSecret,
 		Users:          []string{"ana", "bob"},
 		StatusToken:    statusToken,
-	})
-	echo := tokengatev1.NewEchoServiceClient(conn)
+	}
 
 	tests := []struct {
 		name     string
@@ -139,16 +155,19 @@ func TestDecisionTable(t *testing.T) {
 		{"status token grants nothing off status methods", []string{"x-status-token", statusToken}, codes.Unauthenticated, "missing bearer token", ""},
 		{"status token is not a bearer token", []string{"authorization", "Bearer " + statusToken}, codes.Unauthenticated, "invalid token", ""},
 	}
-	for _, tc := range tests {
-		for _, kind := range callKinds {
-			t.Run(tc.name+"/"+kind.Name, func(t *testing.T) {
-				t.Parallel()
-				user, err := kind.Do(withMD(tc.md...), echo)
-				assertCode(t, err, tc.code, tc.wantMsg, valid, secret, statusToken)
-				if tc.code == codes.OK && user != tc.wantUser {
-					t.Errorf("handler saw user %q, want %q", user, tc.wantUser)
-				}
-			})
+	for _, w := range wirings {
+		echo := tokengatev1.NewEchoServiceClient(testServerWired(t, w.tap, cfg))
+		for _, tc := range tests {
+			for _, kind := range callKinds {
+				t.Run(w.name+"/"+tc.name+"/"+kind.Name, func(t *testing.T) {
+					t.Parallel()
+					user, err := kind.Do(withMD(tc.md...), echo)
+					assertCode(t, err, tc.code, tc.wantMsg, valid, secret, statusToken)
+					if tc.code == codes.OK && user != tc.wantUser {
+						t.Errorf("handler saw user %q, want %q", user, tc.wantUser)
+					}
+				})
+			}
 		}
 	}
 }
@@ -156,9 +175,6 @@ func TestDecisionTable(t *testing.T) {
 func TestStatusMethods(t *testing.T) {
 	t.Parallel()
 	valid := mustSign(t, secret, "ana", time.Now().Add(time.Hour))
-	conn := testServer(t, interceptors.Config{Secret: secret, StatusToken: statusToken})
-	st := tokengatev1.NewStatusServiceClient(conn)
-	hc := healthpb.NewHealthClient(conn)
 
 	tests := []struct {
 		name string
@@ -174,14 +190,19 @@ func TestStatusMethods(t *testing.T) {
 		{"status token in authorization", []string{"authorization", "Bearer " + statusToken}, codes.Unauthenticated},
 		{"nothing", nil, codes.Unauthenticated},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := st.Status(withMD(tc.md...), &tokengatev1.StatusRequest{})
-			assertCode(t, err, tc.code, "", statusToken)
-			_, err = hc.Check(withMD(tc.md...), &healthpb.HealthCheckRequest{})
-			assertCode(t, err, tc.code, "", statusToken)
-		})
+	for _, w := range wirings {
+		conn := testServerWired(t, w.tap, interceptors.Config{Secret: secret, StatusToken: statusToken})
+		st := tokengatev1.NewStatusServiceClient(conn)
+		hc := healthpb.NewHealthClient(conn)
+		for _, tc := range tests {
+			t.Run(w.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				_, err := st.Status(withMD(tc.md...), &tokengatev1.StatusRequest{})
+				assertCode(t, err, tc.code, "", statusToken)
+				_, err = hc.Check(withMD(tc.md...), &healthpb.HealthCheckRequest{})
+				assertCode(t, err, tc.code, "", statusToken)
+			})
+		}
 	}
 }
 
@@ -235,20 +256,22 @@ func (s *statusFunc) Status(ctx context.Context, _ *tokengatev1.StatusRequest) (
 
 func TestPublicMethods(t *testing.T) {
 	t.Parallel()
-	conn := testServer(t, interceptors.Config{
-		Secret:        secret,
-		PublicMethods: []string{"/tokengate.v1.EchoService/UnaryEcho", "/grpc.health.v1.Health/"},
-	})
-	echo := tokengatev1.NewEchoServiceClient(conn)
-	if _, err := echo.UnaryEcho(context.Background(), &tokengatev1.EchoRequest{}); err != nil {
-		t.Errorf("public unary method: %v", err)
-	}
-	if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
-		t.Errorf("public service: %v", err)
-	}
-	for _, kind := range callKinds[1:] {
-		_, err := kind.Do(context.Background(), echo)
-		assertCode(t, err, codes.Unauthenticated, "missing bearer token")
+	for _, w := range wirings {
+		conn := testServerWired(t, w.tap, interceptors.Config{
+			Secret:        secret,
+			PublicMethods: []string{"/tokengate.v1.EchoService/UnaryEcho", "/grpc.health.v1.Health/"},
+		})
+		echo := tokengatev1.NewEchoServiceClient(conn)
+		if _, err := echo.UnaryEcho(context.Background(), &tokengatev1.EchoRequest{}); err != nil {
+			t.Errorf("%s: public unary method: %v", w.name, err)
+		}
+		if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+			t.Errorf("%s: public service: %v", w.name, err)
+		}
+		for _, kind := range callKinds[1:] {
+			_, err := kind.Do(context.Background(), echo)
+			assertCode(t, err, codes.Unauthenticated, "missing bearer token")
+		}
 	}
 }
 
@@ -288,7 +311,8 @@ func TestShortSecretWarns(t *testing.T) {
 // interceptors. grpc-go splits a name at its last "/" to route it, so
 // "/grpc.health.v1.Health/x/Check" is a method of the service
 // "grpc.health.v1.Health/x": neither a status method nor part of a public
-// service. Split at the first "/", as before, it was both.
+// service. Split at the first "/", as before, it was both. Such a name is
+// not canonical, and is now refused before any credential is looked at.
 func TestMethodNamesSplitWhereGRPCSplitsThem(t *testing.T) {
 	t.Parallel()
 	a, err := interceptors.New(interceptors.Config{
@@ -333,9 +357,9 @@ func TestMethodNamesSplitWhereGRPCSplitsThem(t *testing.T) {
 		code   codes.Code
 	}{
 		{"status token on a status method", withStatusToken, "/grpc.health.v1.Health/Check", codes.OK},
-		{"status token on a deeper path", withStatusToken, "/grpc.health.v1.Health/x/Check", codes.Unauthenticated},
+		{"status token on a deeper path", withStatusToken, "/grpc.health.v1.Health/x/Check", codes.Unimplemented},
 		{"public service", context.Background(), "/tokengate.v1.EchoService/Anything", codes.OK},
-		{"deeper path under a public service", context.Background(), "/tokengate.v1.EchoService/x/Anything", codes.Unauthenticated},
+		{"deeper path under a public service", context.Background(), "/tokengate.v1.EchoService/x/Anything", codes.Unimplemented},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assertCode(t, call(tc.ctx, tc.method), tc.code, "")

@@ -14,6 +14,10 @@ import (
 var (
 	ErrMultipleCredentials = errors.New("interceptors: more than one authorization value")
 	ErrNotBearer           = errors.New("interceptors: authorization is not a bearer token")
+	// ErrMalformedMethod refuses a call whose method name is not
+	// "/pkg.Service/Method" (see wire.Canonical), whatever grpc-go would
+	// route it to.
+	ErrMalformedMethod = errors.New("interceptors: malformed method name")
 	// ErrTokenExpiredInStream ends a stream whose token expired while it was
 	// open (see WithStreamExpiry).
 	ErrTokenExpiredInStream = errors.New("interceptors: token expired during the stream")
@@ -30,6 +34,7 @@ const (
 	ReasonAuthDisabled      Reason = "auth_disabled"
 	ReasonMissingToken      Reason = "missing_token"
 	ReasonMalformedMetadata Reason = "malformed_metadata"
+	ReasonMalformedMethod   Reason = "malformed_method"
 	ReasonNotBearer         Reason = "not_bearer"
 	ReasonTooLarge          Reason = "token_too_large"
 	ReasonInvalidToken      Reason = "invalid_token"
@@ -50,8 +55,15 @@ func deny(err error, reason Reason, msg string) denial {
 	return denial{err: err, reason: reason, status: status.Error(codes.Unauthenticated, msg)}
 }
 
+// denyAs is deny with another code, for refusals that are not about
+// credentials.
+func denyAs(code codes.Code, err error, reason Reason, msg string) denial {
+	return denial{err: err, reason: reason, status: status.Error(code, msg)}
+}
+
 var denials = []denial{
 	deny(token.ErrMissing, ReasonMissingToken, "missing bearer token"),
+	denyAs(codes.Unimplemented, ErrMalformedMethod, ReasonMalformedMethod, "malformed method name"),
 	deny(ErrMultipleCredentials, ReasonMalformedMetadata, "malformed authorization metadata: more than one value"),
 	deny(ErrNotBearer, ReasonNotBearer, "authorization metadata is not a bearer token"),
 	deny(token.ErrTooLarge, ReasonTooLarge, "invalid token: larger than 8 KiB"),

@@ -1,0 +1,133 @@
+package interceptors_test
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/tap"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/tokengate/tokengate/interceptors"
+	"github.com/tokengate/tokengate/internal/demoservice"
+	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
+)
+
+// rpcCounter counts the RPCs grpc-go created a stream for.
+type rpcCounter struct{ n atomic.Int64 }
+
+func (c *rpcCounter) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+func (*rpcCounter) HandleRPC(context.Context, stats.RPCStats) {}
+func (*rpcCounter) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (*rpcCounter) HandleConn(context.Context, stats.ConnStats) {}
+
+// With the tap installed, a refused call never becomes a stream, and an
+// allowed one is decided once (one decision reported), not again by the
+// interceptors.
+func TestTapDecidesBeforeTheStream(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var decisions []interceptors.Decision
+	hook := func(_ context.Context, d interceptors.Decision) {
+		mu.Lock()
+		decisions = append(decisions, d)
+		mu.Unlock()
+	}
+	a, err := interceptors.New(interceptors.Config{Secret: secret}, interceptors.WithDecisionHook(hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpcs := &rpcCounter{}
+	srv := grpc.NewServer(grpc.InTapHandle(a.TapHandle), grpc.StatsHandler(rpcs),
+		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
+	tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{})
+	lis := bufconn.Listen(1 << 20)
+	go func() { _ = srv.Serve(lis) }()
+	conn, err := grpc.NewClient("passthrough:///bufconn",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		srv.Stop()
+	})
+	echo := tokengatev1.NewEchoServiceClient(conn)
+
+	for _, kind := range callKinds {
+		_, err := kind.Do(withMD("authorization", "Bearer forged.token.here"), echo)
+		assertCode(t, err, codes.Unauthenticated, "invalid token")
+	}
+	if n := rpcs.n.Load(); n != 0 {
+		t.Errorf("%d refused calls became streams, want 0", n)
+	}
+	valid := "Bearer " + mustSign(t, secret, "ana", time.Now().Add(time.Hour))
+	for _, kind := range callKinds {
+		if user, err := kind.Do(withMD("authorization", valid), echo); err != nil || user != "ana" {
+			t.Errorf("%s: user %q, err %v", kind.Name, user, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(decisions) != 2*len(callKinds) {
+		t.Errorf("%d decisions for %d calls, want one each", len(decisions), 2*len(callKinds))
+	}
+}
+
+// A method name grpc-go would route although it is not "/pkg.Service/Method"
+// is refused, with the tap and without it (the CVE-2026-33186 class: the
+// name authorized must be the name routed).
+func TestNonCanonicalMethodRefused(t *testing.T) {
+	t.Parallel()
+	valid := withMD("authorization", "Bearer "+mustSign(t, secret, "ana", time.Now().Add(time.Hour)))
+	for _, w := range wirings {
+		conn := testServerWired(t, w.tap, interceptors.Config{Secret: secret})
+		for _, method := range []string{"tokengate.v1.EchoService/UnaryEcho", "//tokengate.v1.EchoService/UnaryEcho"} {
+			err := conn.Invoke(valid, method, &tokengatev1.EchoRequest{}, &tokengatev1.EchoResponse{})
+			want := "malformed method name"
+			if !w.tap && strings.HasPrefix(method, "//") {
+				want = "unknown service" // grpc-go refuses it before any interceptor
+			}
+			assertCode(t, err, codes.Unimplemented, want)
+		}
+		if err := conn.Invoke(valid, "/tokengate.v1.EchoService/UnaryEcho", &tokengatev1.EchoRequest{Message: "x"}, &tokengatev1.EchoResponse{}); err != nil {
+			t.Errorf("%s: canonical name: %v", w.name, err)
+		}
+	}
+}
+
+// The tap reads the header map the transport hands it, without a copy: a
+// cached token costs one allocation, the caller's context.
+func TestTapAllocations(t *testing.T) {
+	a, err := interceptors.New(interceptors.Config{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := &tap.Info{
+		FullMethodName: "/tokengate.v1.EchoService/UnaryEcho",
+		Header:         metadata.MD{"authorization": {"Bearer " + mustSign(t, secret, "ana", time.Now().Add(time.Hour))}},
+	}
+	ctx := context.Background()
+	if _, err := a.TapHandle(ctx, info); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = a.TapHandle(ctx, info) }); n > 1 {
+		t.Errorf("TapHandle on a cached token: %v allocations, want at most 1", n)
+	}
+}
