@@ -210,6 +210,34 @@ func (a *Authenticator) Authenticate(ctx context.Context, fullMethod string) (co
 	return a.authenticate(ctx, fullMethod, false)
 }
 
+// Precheck decides a call to fullMethod the way the interceptors will, from
+// the incoming metadata in ctx, for a front end that refuses early: the
+// REST gateway, before it reads a request body (gateway.WithPrecheck). It
+// returns nil for a call the interceptors would let in, or the same status
+// error they would return. A denial is reported to the decision hooks, since
+// the call will never reach the interceptors; an allowed call is not, since
+// the interceptors decide it again, and report it, when it arrives. The
+// interceptors stay the authority: Precheck only saves work.
+func (a *Authenticator) Precheck(ctx context.Context, fullMethod string) error {
+	if a.disabled || a.publicMethods.Contains(fullMethod) {
+		return nil
+	}
+	var start time.Time
+	if a.hooks != nil {
+		start = time.Now()
+	}
+	_, d := a.decide(ctx, nil, fullMethod)
+	if d.Allowed {
+		return nil
+	}
+	if a.hooks != nil {
+		d.FullMethod = a.methodName(fullMethod, false)
+		d.Duration = time.Since(start)
+		a.report(ctx, d)
+	}
+	return denialFor(d.Err).status
+}
+
 // authenticate is AuthFunc and Authenticate; fromServer says the method
 // name came from the gRPC server, that is from the caller.
 func (a *Authenticator) authenticate(ctx context.Context, fullMethod string, fromServer bool) (context.Context, error) {

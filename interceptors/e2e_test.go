@@ -396,3 +396,35 @@ func TestNewRefusesUnboundedOrEmptySettings(t *testing.T) {
 		})
 	}
 }
+
+// Precheck gives the interceptors' verdict without letting anything in:
+// denials are reported once (the call goes no further), allowed calls not
+// at all (the interceptors will report them).
+func TestPrecheck(t *testing.T) {
+	t.Parallel()
+	var reported []interceptors.Decision
+	hook := func(_ context.Context, d interceptors.Decision) { reported = append(reported, d) }
+	a, err := interceptors.New(interceptors.Config{Secret: secret, Users: []string{"ana"}, PublicMethods: []string{"/x.Public/"}},
+		interceptors.WithDecisionHook(hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := func(kv ...string) context.Context {
+		return metadata.NewIncomingContext(context.Background(), metadata.Pairs(kv...))
+	}
+	ana := "Bearer " + mustSign(t, secret, "ana", time.Now().Add(time.Hour))
+	bob := "Bearer " + mustSign(t, secret, "bob", time.Now().Add(time.Hour))
+	const method = "/tokengate.v1.EchoService/UnaryEcho"
+	if err := a.Precheck(in("authorization", ana), method); err != nil {
+		t.Errorf("valid token: %v", err)
+	}
+	if err := a.Precheck(in(), "/x.Public/Anything"); err != nil {
+		t.Errorf("public method: %v", err)
+	}
+	assertCode(t, a.Precheck(in("authorization", bob), method), codes.Unauthenticated, "user not allowed")
+	assertCode(t, a.Precheck(in(), method), codes.Unauthenticated, "missing bearer token")
+	if len(reported) != 2 || reported[0].Reason != interceptors.ReasonUserNotAllowed || reported[1].Reason != interceptors.ReasonMissingToken ||
+		reported[0].FullMethod != method {
+		t.Errorf("reported %+v, want the two denials only", reported)
+	}
+}
