@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	grpcmw "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors" // not this package: go-grpc-middleware's call metadata
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
@@ -60,15 +60,6 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithClock replaces time.Now, for tests.
-func WithClock(now func() time.Time) Option {
-	return func(a *Authenticator) {
-		if now != nil {
-			a.now = now
-		}
-	}
-}
-
 // WithDecisionHook adds a hook that sees every decision. Hooks run in the
 // order they were added.
 func WithDecisionHook(h DecisionHook) Option {
@@ -100,7 +91,6 @@ type Authenticator struct {
 	hooks         []DecisionHook
 	policyHooks   []PolicyHook
 	logger        *slog.Logger
-	now           func() time.Time
 	// known holds the methods the server registered (KnowMethods); nil
 	// until then.
 	known atomic.Pointer[map[string]struct{}]
@@ -114,7 +104,6 @@ func New(cfg Config, opts ...Option) (*Authenticator, error) {
 		publicMethods: wire.NewMethodSet(cfg.PublicMethods...),
 		streamExpiry:  true,
 		logger:        slog.Default(),
-		now:           time.Now,
 	}
 	statusMethods := cfg.StatusMethods
 	if statusMethods == nil {
@@ -184,7 +173,7 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return selector.StreamServerInterceptor(i, selector.MatchFunc(a.requiresAuth))
 }
 
-func (a *Authenticator) requiresAuth(ctx context.Context, _ interceptors.CallMeta) bool {
+func (a *Authenticator) requiresAuth(ctx context.Context, _ grpcmw.CallMeta) bool {
 	// Not CallMeta's Service and Method: go-grpc-middleware splits the name
 	// at its first "/", grpc-go routes by its last (see wire.SplitMethod).
 	method, _ := grpc.Method(ctx)
@@ -335,7 +324,9 @@ func bearerToken(vals []string) (string, error) {
 	}
 	v := vals[0]
 	if len(v) > len("Bearer ") && v[6] == ' ' && v[len(v)-1] > ' ' && strings.EqualFold(v[:6], "bearer") {
-		return v[7:], nil // the usual "Bearer <token>", decided without scanning it
+		// The usual "Bearer <token>", decided without scanning it: 7 ns
+		// against the plain parser's 17 (BenchmarkTrickBearerToken).
+		return v[7:], nil
 	}
 	if strings.TrimSpace(v) == "" {
 		return "", token.ErrMissing
@@ -352,27 +343,24 @@ func bearerToken(vals []string) (string, error) {
 
 // UnregisteredMethod is the name a Decision gives a call whose method name
 // cannot be trusted in logs and metric labels: not valid UTF-8, longer than
-// MaxMethodNameSize, not starting with "/", or, once KnowMethods was called,
+// 256 bytes, not starting with "/", or, once KnowMethods was called,
 // not registered on the server. With a grpc.UnknownServiceHandler, the
 // stream interceptors run for every name a client sends; folding them into
 // one value keeps label sets bounded and every label valid.
 const UnregisteredMethod = "unregistered"
 
-// MaxMethodNameSize is the longest method name a Decision carries as it is.
-const MaxMethodNameSize = 256
+// maxMethodNameSize is the longest method name a Decision carries as it is.
+const maxMethodNameSize = 256
 
-// ServiceInfoProvider is what KnowMethods reads; *grpc.Server implements it.
-type ServiceInfoProvider interface {
-	GetServiceInfo() map[string]grpc.ServiceInfo
-}
-
-// KnowMethods tells the Authenticator which methods srv serves, so that
-// decisions about any other name a caller sends (possible only with a
-// grpc.UnknownServiceHandler) carry UnregisteredMethod instead. Call it
+// KnowMethods tells the Authenticator which methods srv (a *grpc.Server)
+// serves, so that decisions about any other name a caller sends (possible
+// only with a grpc.UnknownServiceHandler) carry UnregisteredMethod instead. Call it
 // once every service is registered, before or after Serve; it is safe to
 // call concurrently with calls. Without it, names are only checked for
 // shape (see UnregisteredMethod).
-func (a *Authenticator) KnowMethods(srv ServiceInfoProvider) {
+func (a *Authenticator) KnowMethods(srv interface {
+	GetServiceInfo() map[string]grpc.ServiceInfo
+}) {
 	known := map[string]struct{}{}
 	for service, info := range srv.GetServiceInfo() {
 		for _, m := range info.Methods {
@@ -386,7 +374,7 @@ func (a *Authenticator) KnowMethods(srv ServiceInfoProvider) {
 // from the server (that is, from the caller) must also be registered, once
 // the Authenticator knows what is.
 func (a *Authenticator) methodName(fullMethod string, fromServer bool) string {
-	if fullMethod == "" || fullMethod[0] != '/' || len(fullMethod) > MaxMethodNameSize || !utf8.ValidString(fullMethod) {
+	if fullMethod == "" || fullMethod[0] != '/' || len(fullMethod) > maxMethodNameSize || !utf8.ValidString(fullMethod) {
 		return UnregisteredMethod
 	}
 	if fromServer {

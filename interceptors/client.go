@@ -38,9 +38,9 @@ func AllowInsecure() CredentialOption {
 	return func(o *credentialOptions) { o.insecure = true }
 }
 
-// WithCredentialClock replaces time.Now for MintingCredentials, for tests.
+// withCredentialClock replaces time.Now for MintingCredentials, for tests.
 // The other credentials never look at the time.
-func WithCredentialClock(now func() time.Time) CredentialOption {
+func withCredentialClock(now func() time.Time) CredentialOption {
 	return func(o *credentialOptions) {
 		if now != nil {
 			o.now = now
@@ -163,7 +163,7 @@ func MintingCredentials(secret []byte, user string, ttl time.Duration, opts ...C
 // cannot be read now, or is empty, MintingCredentialsFromFile returns the
 // error.
 func MintingCredentialsFromFile(secretFile, user string, ttl time.Duration, opts ...CredentialOption) (credentials.PerRPCCredentials, error) {
-	s, err := ReadPolicyFile(secretFile)
+	s, err := readPolicyFile(secretFile)
 	if err != nil {
 		return nil, fmt.Errorf("interceptors: minting credentials: %w", err)
 	}
@@ -221,7 +221,7 @@ func (c *mintingCredentials) token() (*mintedToken, error) {
 		// A rotated secret is used from the next renewal on. A file that
 		// cannot be read for a moment (a swap under way) is no reason to
 		// fail a call: the last secret read still signs.
-		if s, err := ReadPolicyFile(c.secretFile); err == nil && s != "" {
+		if s, err := readPolicyFile(c.secretFile); err == nil && s != "" {
 			c.secret = []byte(s)
 		}
 	}

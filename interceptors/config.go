@@ -45,29 +45,29 @@ type Config struct {
 
 // Environment variables read by ConfigFromEnv, whatever their case.
 const (
-	EnvSecret         = "TOKENS_SECRET"
-	EnvPreviousSecret = "TOKENS_SECRET_PREVIOUS"
-	EnvUsers          = "TOKENS_USERS"
-	EnvStatusToken    = "STATUS_TOKEN"
-	EnvLeeway         = "TOKENS_LEEWAY"
-	EnvCacheSize      = "TOKENS_CACHE_SIZE"
+	envSecret         = "TOKENS_SECRET"
+	envPreviousSecret = "TOKENS_SECRET_PREVIOUS"
+	envUsers          = "TOKENS_USERS"
+	envStatusToken    = "STATUS_TOKEN"
+	envLeeway         = "TOKENS_LEEWAY"
+	envCacheSize      = "TOKENS_CACHE_SIZE"
 )
 
-// FileSuffix turns a variable's name into the name of the variable that
+// fileSuffix turns a variable's name into the name of the variable that
 // names a file holding its value (the _FILE convention of Docker's official
 // images): TOKENS_SECRET_FILE, TOKENS_SECRET_PREVIOUS_FILE,
 // TOKENS_USERS_FILE and STATUS_TOKEN_FILE. A file's value is its content
 // with one trailing newline removed; a users file holds one user a line or
 // commas, with blank lines and "#" comments ignored. Setting both a
 // variable and its _FILE variable is an error.
-const FileSuffix = "_FILE"
+const fileSuffix = "_FILE"
 
 // fileNames are the variables that may come from a file: the policy, which
 // NewFileWatcher reloads.
-var fileNames = []string{EnvSecret, EnvPreviousSecret, EnvUsers, EnvStatusToken}
+var fileNames = []string{envSecret, envPreviousSecret, envUsers, envStatusToken}
 
-var envNames = []string{EnvSecret, EnvPreviousSecret, EnvUsers, EnvStatusToken, EnvLeeway, EnvCacheSize,
-	EnvSecret + FileSuffix, EnvPreviousSecret + FileSuffix, EnvUsers + FileSuffix, EnvStatusToken + FileSuffix}
+var envNames = []string{envSecret, envPreviousSecret, envUsers, envStatusToken, envLeeway, envCacheSize,
+	envSecret + fileSuffix, envPreviousSecret + fileSuffix, envUsers + fileSuffix, envStatusToken + fileSuffix}
 
 // DotEnvFile is where ConfigFromEnv looks, in the working directory, for
 // the variables the environment lacks, as Brevia does.
@@ -111,7 +111,7 @@ func PolicyFiles(environ []string, dotEnvPath string) ([]string, error) {
 	}
 	var files []string
 	for _, name := range fileNames {
-		if f := values[name+FileSuffix]; f != "" {
+		if f := values[name+fileSuffix]; f != "" {
 			files = append(files, f)
 		}
 	}
@@ -138,71 +138,71 @@ func configFrom(lookup func(string) (string, bool)) (Config, error) {
 	values := make(map[string]string, len(fileNames))
 	fromFile := make(map[string]bool, len(fileNames))
 	for _, name := range fileNames {
-		path := get(name + FileSuffix)
+		path := get(name + fileSuffix)
 		if path == "" {
 			values[name] = get(name)
 			continue
 		}
 		if get(name) != "" {
-			return Config{}, fmt.Errorf("%w: %s and %s; keep one", ErrBothSet, name, name+FileSuffix)
+			return Config{}, fmt.Errorf("%w: %s and %s; keep one", ErrBothSet, name, name+fileSuffix)
 		}
-		v, err := ReadPolicyFile(path)
+		v, err := readPolicyFile(path)
 		if err != nil {
-			return Config{}, fmt.Errorf("%s: %w", name+FileSuffix, err)
+			return Config{}, fmt.Errorf("%s: %w", name+fileSuffix, err)
 		}
 		values[name], fromFile[name] = v, true
 	}
 	cfg := Config{
-		Secret:         values[EnvSecret],
-		PreviousSecret: values[EnvPreviousSecret],
-		StatusToken:    values[EnvStatusToken],
+		Secret:         values[envSecret],
+		PreviousSecret: values[envPreviousSecret],
+		StatusToken:    values[envStatusToken],
 	}
 	// A secret file that is empty is a file being written, or a mistake:
 	// authentication is turned off by leaving TOKENS_SECRET empty, never by
 	// emptying a file.
-	if fromFile[EnvSecret] && cfg.Secret == "" {
-		return Config{}, fmt.Errorf("%s names an empty file: put the secret in it (make one with `openssl rand -hex 32`), or unset it to turn authentication off", EnvSecret+FileSuffix)
+	if fromFile[envSecret] && cfg.Secret == "" {
+		return Config{}, fmt.Errorf("%s names an empty file: put the secret in it (make one with `openssl rand -hex 32`), or unset it to turn authentication off", envSecret+fileSuffix)
 	}
-	users := values[EnvUsers]
-	if fromFile[EnvUsers] {
-		cfg.Users = ParseUsersFile(users)
+	users := values[envUsers]
+	if fromFile[envUsers] {
+		cfg.Users = parseUsersFile(users)
 		if len(cfg.Users) == 0 {
-			return Config{}, fmt.Errorf("%w: %s names no user: list the users a token may name, or unset it to allow any user", ErrNoUsers, EnvUsers+FileSuffix)
+			return Config{}, fmt.Errorf("%w: %s names no user: list the users a token may name, or unset it to allow any user", ErrNoUsers, envUsers+fileSuffix)
 		}
 	} else {
-		cfg.Users = ParseUsers(users)
+		cfg.Users = parseUsers(users)
 		// Brevia reads an empty TOKENS_USERS as "no list" (if not
 		// valid_users), and a list of nothing as "nobody": refuse the
 		// second rather than start a server that lets no one in, or, once
 		// trimmed, everyone.
 		if users != "" && len(cfg.Users) == 0 {
-			return Config{}, fmt.Errorf("%w: %s=%q; list the users a token may name (ana,bob), or leave it empty to allow any user", ErrNoUsers, EnvUsers, users)
+			return Config{}, fmt.Errorf("%w: %s=%q; list the users a token may name (ana,bob), or leave it empty to allow any user", ErrNoUsers, envUsers, users)
 		}
 	}
-	if s := strings.TrimSpace(get(EnvLeeway)); s != "" {
+	if s := strings.TrimSpace(get(envLeeway)); s != "" {
 		d, err := parseLeeway(s)
 		if err != nil {
-			return Config{}, fmt.Errorf("%s=%q: want seconds (30) or a Go duration (30s), at most %v", EnvLeeway, s, token.MaxLeeway)
+			return Config{}, fmt.Errorf("%s=%q: want seconds (30) or a Go duration (30s), at most %v", envLeeway, s, token.MaxLeeway)
 		}
 		if err := token.CheckLeeway(d); err != nil {
-			return Config{}, fmt.Errorf("%s=%q: %w", EnvLeeway, s, err)
+			return Config{}, fmt.Errorf("%s=%q: %w", envLeeway, s, err)
 		}
 		cfg.Leeway = d
 	}
-	if s := strings.TrimSpace(get(EnvCacheSize)); s != "" {
+	if s := strings.TrimSpace(get(envCacheSize)); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n > token.MaxCacheSize {
-			return Config{}, fmt.Errorf("%s=%q: want an integer up to %d (negative turns the cache off)", EnvCacheSize, s, token.MaxCacheSize)
+			return Config{}, fmt.Errorf("%s=%q: want an integer up to %d (negative turns the cache off)", envCacheSize, s, token.MaxCacheSize)
 		}
 		cfg.CacheSize = n
 	}
 	return cfg, nil
 }
 
-// ParseUsers splits a TOKENS_USERS value on commas, trims spaces around each
+// parseUsers splits a TOKENS_USERS value on commas, trims spaces around each
 // name and drops empty names. Brevia does not trim, so "ana, bob" would
 // never match bob there; here it does.
-func ParseUsers(s string) []string {
+func parseUsers(s string) []string {
 	var users []string
 	for _, u := range strings.Split(s, ",") {
 		if u = strings.TrimSpace(u); u != "" {
@@ -212,14 +212,14 @@ func ParseUsers(s string) []string {
 	return users
 }
 
-// ParseUsersFile reads a TOKENS_USERS_FILE: one user a line, or several
+// parseUsersFile reads a TOKENS_USERS_FILE: one user a line, or several
 // separated by commas; "#" starts a comment that runs to the end of its
 // line, and blank lines and blank names are ignored.
-func ParseUsersFile(s string) []string {
+func parseUsersFile(s string) []string {
 	var users []string
 	for _, line := range strings.Split(s, "\n") {
 		line, _, _ = strings.Cut(line, "#")
-		users = append(users, ParseUsers(line)...)
+		users = append(users, parseUsers(line)...)
 	}
 	return users
 }

@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tokengate/tokengate/interceptors"
-	"github.com/tokengate/tokengate/internal/demoservice"
 	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
 	"github.com/tokengate/tokengate/token"
 )
@@ -30,8 +29,8 @@ func startExampleServer(cfg interceptors.Config) (addr string, stop func()) {
 		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(a.StreamServerInterceptor()),
 	)
-	tokengatev1.RegisterStatusServiceServer(srv, &demoservice.Status{Version: "example"})
-	tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{}) // replies with UserFromContext
+	tokengatev1.RegisterStatusServiceServer(srv, statusOK{})
+	tokengatev1.RegisterEchoServiceServer(srv, whoami{}) // replies with UserFromContext
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)

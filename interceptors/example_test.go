@@ -13,10 +13,29 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tokengate/tokengate/interceptors"
-	"github.com/tokengate/tokengate/internal/demoservice"
 	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
 	"github.com/tokengate/tokengate/token"
 )
+
+// whoami is the examples' service: its UnaryEcho answers with the message
+// and the user the Authenticator let in.
+type whoami struct {
+	tokengatev1.UnimplementedEchoServiceServer
+}
+
+func (whoami) UnaryEcho(ctx context.Context, req *tokengatev1.EchoRequest) (*tokengatev1.EchoResponse, error) {
+	user, _ := interceptors.UserFromContext(ctx) // "" when let in without a token
+	return &tokengatev1.EchoResponse{Message: req.GetMessage(), User: user}, nil
+}
+
+// statusOK is the examples' status service.
+type statusOK struct {
+	tokengatev1.UnimplementedStatusServiceServer
+}
+
+func (statusOK) Status(context.Context, *tokengatev1.StatusRequest) (*tokengatev1.StatusResponse, error) {
+	return &tokengatev1.StatusResponse{Status: "OK", Version: "example"}, nil
+}
 
 // The real wiring: an Authenticator's interceptors on a grpc.Server, a client
 // sending its token as "authorization: Bearer …", and a handler that learns
@@ -31,7 +50,7 @@ func ExampleNew() {
 		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(a.StreamServerInterceptor()),
 	)
-	tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{}) // replies with UserFromContext
+	tokengatev1.RegisterEchoServiceServer(srv, whoami{}) // replies with UserFromContext
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
@@ -75,11 +94,4 @@ func ExampleConfig_statusToken() {
 	// Output:
 	// status method: OK
 	// other method: Unauthenticated
-}
-
-// ParseUsers reads TOKENS_USERS more forgivingly than Brevia: spaces around
-// names and empty entries are dropped; names stay case-sensitive.
-func ExampleParseUsers() {
-	fmt.Printf("%q\n", interceptors.ParseUsers(" ana, bob,,Carol "))
-	// Output: ["ana" "bob" "Carol"]
 }

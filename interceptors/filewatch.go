@@ -38,10 +38,10 @@ type FileWatcher struct {
 	failed string // the last reload error, reported once until it changes
 }
 
-// DefaultPollInterval is how often a FileWatcher reads its files even
+// defaultPollInterval is how often a FileWatcher reads its files even
 // without an event, for file systems that send none (some network and
 // FUSE mounts).
-const DefaultPollInterval = 5 * time.Second
+const defaultPollInterval = 5 * time.Second
 
 // debounce groups the events of one change (a Kubernetes update is several
 // creates, renames and removes) into one reload.
@@ -52,10 +52,10 @@ const debounce = 50 * time.Millisecond
 // ConfigFromEnv, which reads the _FILE variables; files are the paths it
 // reads (see ConfigFiles). A change takes effect within about 100ms on
 // file systems that report events, and within poll otherwise (0 means
-// DefaultPollInterval). Close stops it.
+// defaultPollInterval). Close stops it.
 func NewFileWatcher(a *Authenticator, load func() (Config, error), files []string, poll time.Duration) (*FileWatcher, error) {
 	if poll <= 0 {
-		poll = DefaultPollInterval
+		poll = defaultPollInterval
 	}
 	fs, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -166,15 +166,15 @@ func (w *FileWatcher) Close() error {
 // ErrPolicyFile wraps every error reading a policy file.
 var ErrPolicyFile = errors.New("interceptors: policy file")
 
-// MaxPolicyFileSize bounds a policy file: a secret, a status token or a
+// maxPolicyFileSize bounds a policy file: a secret, a status token or a
 // user list is far smaller, and a larger file is a mistake.
-const MaxPolicyFileSize = 64 << 10
+const maxPolicyFileSize = 64 << 10
 
-// ReadPolicyFile reads a secret, status token or user list from path, as
+// readPolicyFile reads a secret, status token or user list from path, as
 // the _FILE variables are read: the whole content with one trailing newline
-// removed. It refuses a directory and a file over MaxPolicyFileSize, and
+// removed. It refuses a directory and a file over maxPolicyFileSize, and
 // its errors never quote the content.
-func ReadPolicyFile(path string) (string, error) {
+func readPolicyFile(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrPolicyFile, err)
@@ -187,12 +187,12 @@ func ReadPolicyFile(path string) (string, error) {
 	if !info.Mode().IsRegular() {
 		return "", fmt.Errorf("%w: %s is not a regular file", ErrPolicyFile, path)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxPolicyFileSize+1))
+	b, err := io.ReadAll(io.LimitReader(f, maxPolicyFileSize+1))
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: %w", ErrPolicyFile, path, err)
 	}
-	if len(b) > MaxPolicyFileSize {
-		return "", fmt.Errorf("%w: %s is larger than %d bytes", ErrPolicyFile, path, MaxPolicyFileSize)
+	if len(b) > maxPolicyFileSize {
+		return "", fmt.Errorf("%w: %s is larger than %d bytes", ErrPolicyFile, path, maxPolicyFileSize)
 	}
 	s := string(b)
 	if len(s) > 0 && s[len(s)-1] == '\n' {

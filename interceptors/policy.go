@@ -51,7 +51,6 @@ func (a *Authenticator) newPolicy(cfg Config) (*policy, error) {
 	vopts := []token.Option{
 		token.WithUsers(cfg.Users...),
 		token.WithLeeway(cfg.Leeway),
-		token.WithClock(a.now),
 		token.WithCacheSize(cfg.CacheSize),
 	}
 	if cfg.PreviousSecret != "" {

@@ -145,7 +145,7 @@ func (a *Authenticator) watchStream(srv any, ss grpc.ServerStream, info *grpc.St
 	if a.streamExpiry && !c.statusToken {
 		exp := c.verified.Claims().ExpiresAt
 		deadline := exp.Truncate(time.Second).Add(time.Second + c.policy.leeway)
-		timer := time.NewTimer(deadline.Sub(a.now()))
+		timer := time.NewTimer(time.Until(deadline))
 		defer timer.Stop()
 		expiry = timer.C
 	}

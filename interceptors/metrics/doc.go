@@ -34,7 +34,7 @@
 // Authenticator.KnowMethods(srv) once the services are registered, and
 // every other name is counted as interceptors.UnregisteredMethod. Names
 // that are not valid UTF-8, do not start with "/" or are longer than
-// interceptors.MaxMethodNameSize are folded the same way even without it,
+// 256 bytes are folded the same way even without it,
 // so no caller can make the hook panic.
 //
 // The reason label has a fixed set of values, and no label ever carries a

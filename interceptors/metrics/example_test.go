@@ -15,7 +15,6 @@ import (
 
 	"github.com/tokengate/tokengate/interceptors"
 	"github.com/tokengate/tokengate/interceptors/metrics"
-	"github.com/tokengate/tokengate/internal/demoservice"
 	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
 	"github.com/tokengate/tokengate/token"
 )
@@ -38,7 +37,7 @@ func ExampleNew() {
 		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(a.StreamServerInterceptor()),
 	)
-	tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{})
+	tokengatev1.RegisterEchoServiceServer(srv, echo{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
@@ -67,4 +66,13 @@ func ExampleNew() {
 	// # TYPE tokengate_auth_decisions_total counter
 	// tokengate_auth_decisions_total{method="/tokengate.v1.EchoService/UnaryEcho",reason="missing_token",result="denied"} 1
 	// tokengate_auth_decisions_total{method="/tokengate.v1.EchoService/UnaryEcho",reason="valid_token",result="allowed"} 1
+}
+
+// echo is the example's service.
+type echo struct {
+	tokengatev1.UnimplementedEchoServiceServer
+}
+
+func (echo) UnaryEcho(_ context.Context, req *tokengatev1.EchoRequest) (*tokengatev1.EchoResponse, error) {
+	return &tokengatev1.EchoResponse{Message: req.GetMessage()}, nil
 }
