@@ -1,9 +1,11 @@
 package interceptors
 
+import "github.com/tokengate/tokengate/internal/settings"
+
 // Unexported names the external tests need.
 var (
 	WithCredentialClock = withCredentialClock
 	ReadPolicyFile      = readPolicyFile
-	MaxPolicyFileSize   = maxPolicyFileSize
+	MaxPolicyFileSize   = settings.MaxFileSize
 	ParseUsers          = parseUsers
 )

@@ -3,13 +3,13 @@ package interceptors
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/tokengate/tokengate/internal/settings"
 )
 
 // FileWatcher keeps an Authenticator's policy in step with the files it is
@@ -166,40 +166,12 @@ func (w *FileWatcher) Close() error {
 // ErrPolicyFile wraps every error reading a policy file.
 var ErrPolicyFile = errors.New("interceptors: policy file")
 
-// maxPolicyFileSize bounds a policy file: a secret, a status token or a
-// user list is far smaller, and a larger file is a mistake.
-const maxPolicyFileSize = 64 << 10
-
 // readPolicyFile reads a secret, status token or user list from path, as
-// the _FILE variables are read: the whole content with one trailing newline
-// removed. It refuses a directory and a file over maxPolicyFileSize, and
-// its errors never quote the content.
+// the _FILE variables are read (see settings.ReadFile).
 func readPolicyFile(path string) (string, error) {
-	f, err := os.Open(path)
+	s, err := settings.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrPolicyFile, err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrPolicyFile, err)
-	}
-	if !info.Mode().IsRegular() {
-		return "", fmt.Errorf("%w: %s is not a regular file", ErrPolicyFile, path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxPolicyFileSize+1))
-	if err != nil {
-		return "", fmt.Errorf("%w: %s: %w", ErrPolicyFile, path, err)
-	}
-	if len(b) > maxPolicyFileSize {
-		return "", fmt.Errorf("%w: %s is larger than %d bytes", ErrPolicyFile, path, maxPolicyFileSize)
-	}
-	s := string(b)
-	if len(s) > 0 && s[len(s)-1] == '\n' {
-		s = s[:len(s)-1]
-		if len(s) > 0 && s[len(s)-1] == '\r' {
-			s = s[:len(s)-1]
-		}
 	}
 	return s, nil
 }

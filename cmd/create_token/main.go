@@ -18,12 +18,13 @@ import (
 )
 
 const (
-	progName    = "create_token"
-	envSecret   = "TOKENS_SECRET"
-	dotEnvFile  = ".env"
-	makeSecret  = "openssl rand -hex 32"
-	defaultUser = "brevia"
-	defaultTTL  = 60 * time.Minute
+	progName      = "create_token"
+	envSecret     = "TOKENS_SECRET"
+	envSecretFile = "TOKENS_SECRET_FILE"
+	dotEnvFile    = ".env"
+	makeSecret    = "openssl rand -hex 32"
+	defaultUser   = "brevia"
+	defaultTTL    = 60 * time.Minute
 )
 
 // Exit codes.
@@ -129,12 +130,17 @@ func usageError(stderr io.Writer, msg string) int {
 // from the environment if the variable is set there in any case, even to
 // the empty string; otherwise from ./.env, read as python-dotenv reads it; a
 // missing .env is no error. The .env file is not opened at all when the
-// environment has the variable. The returned secret is never empty when err
-// is nil, and no error quotes it.
+// environment has the variable. TOKENS_SECRET_FILE, found the same way,
+// names a file holding the secret instead (read as settings.ReadFile reads
+// it); both in one place is an error. The returned secret is never empty
+// when err is nil, and no error quotes it.
 func loadSecret(environ []string) (string, error) {
-	fromEnv, err := settings.Load(environ, "", envSecret)
+	fromEnv, err := settings.Load(environ, "", envSecret, envSecretFile)
 	if err != nil {
 		return "", err
+	}
+	if v, ok, err := secretFromFile(fromEnv); ok {
+		return v, err
 	}
 	if v, ok := fromEnv[envSecret]; ok {
 		if v == "" {
@@ -143,9 +149,12 @@ func loadSecret(environ []string) (string, error) {
 		}
 		return v, nil
 	}
-	fromFile, err := settings.Load(environ, dotEnvFile, envSecret)
+	fromFile, err := settings.Load(environ, dotEnvFile, envSecret, envSecretFile)
 	if err != nil {
 		return "", err
+	}
+	if v, ok, err := secretFromFile(fromFile); ok {
+		return v, err
 	}
 	v, ok := fromFile[envSecret]
 	switch {
@@ -156,6 +165,26 @@ func loadSecret(environ []string) (string, error) {
 		return "", fmt.Errorf("%s is empty in %s; make a secret with: %s", envSecret, dotEnvFile, makeSecret)
 	}
 	return v, nil
+}
+
+// secretFromFile reads the secret from the file TOKENS_SECRET_FILE names in
+// vars; ok is false when vars names none.
+func secretFromFile(vars map[string]string) (secret string, ok bool, err error) {
+	path := vars[envSecretFile]
+	if path == "" {
+		return "", false, nil
+	}
+	if vars[envSecret] != "" {
+		return "", true, fmt.Errorf("both %s and %s are set; keep one", envSecret, envSecretFile)
+	}
+	v, err := settings.ReadFile(path)
+	if err != nil {
+		return "", true, fmt.Errorf("%s: %w", envSecretFile, err)
+	}
+	if v == "" {
+		return "", true, fmt.Errorf("%s names an empty file; put the secret in it (make one with: %s)", envSecretFile, makeSecret)
+	}
+	return v, true, nil
 }
 
 // durationFlag is -d/--duration: a bare integer is minutes (Brevia's
@@ -291,6 +320,8 @@ Environment:
                  quotes, escapes, # comments, ${VAR} expanded, a bare $VAR
                  kept). The environment wins, even when set to the empty
                  string (then create_token refuses): unset it to use .env.
+  TOKENS_SECRET_FILE  a file holding the secret instead (one trailing
+                 newline removed), found the same way; not with TOKENS_SECRET.
   TOKENS_SECRET_PREVIOUS is not used: tokens are always signed with the
                  current secret.
 

@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +34,7 @@ func runInProcess(t *testing.T, env map[string]string, now time.Time, args ...st
 	var out, errOut bytes.Buffer
 	code = run(args, &out, &errOut, environOf(env), fixedClock(now))
 	for k, v := range env {
-		if strings.HasPrefix(k, "TOKENS_SECRET") && v != "" {
+		if strings.HasPrefix(k, "TOKENS_SECRET") && !strings.HasSuffix(k, "_FILE") && v != "" { // a path is no secret
 			if strings.Contains(out.String(), v) || strings.Contains(errOut.String(), v) {
 				t.Errorf("run(%q): output contains the value of %s", args, k)
 			}
@@ -249,6 +251,45 @@ func TestClickShortOptions(t *testing.T) {
 		flags := newFlagSet(&user, &d, &asJSON)
 		if got := clickShortOptions(flags, tc.in); strings.Join(got, "\x00") != strings.Join(tc.want, "\x00") {
 			t.Errorf("clickShortOptions(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TOKENS_SECRET_FILE: the secret from a file, one trailing newline removed;
+// with TOKENS_SECRET too, or an empty or missing file, a usage error.
+func TestSecretFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	const fileSecret = "a-secret-kept-in-a-file-of-32-bytes!"
+	file := filepath.Join(dir, "secret")
+	if err := os.WriteFile(file, []byte(fileSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_700_000_000, 0)
+	code, out, errOut := runInProcess(t, map[string]string{"TOKENS_SECRET_FILE": file}, now, "-u", "ana")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	v, err := token.NewVerifier([]byte(fileSecret), token.WithClock(fixedClock(now)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(strings.TrimSpace(out)); err != nil {
+		t.Errorf("token not signed with the file's secret: %v", err)
+	}
+	for _, env := range []map[string]string{
+		{"TOKENS_SECRET_FILE": file, "TOKENS_SECRET": strings.Repeat("k", 32)},
+		{"TOKENS_SECRET_FILE": empty},
+		{"TOKENS_SECRET_FILE": filepath.Join(dir, "missing")},
+		{"tokens_secret_file": dir},
+	} {
+		code, out, errOut := runInProcess(t, env, now)
+		if code != exitUsage || out != "" || !strings.Contains(strings.ToUpper(errOut), "TOKENS_SECRET_FILE") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want a usage error naming TOKENS_SECRET_FILE", env, code, out, errOut)
 		}
 	}
 }
