@@ -145,20 +145,21 @@ func (e echoBackend) ServerStreamingEcho(req *tokengatev1.EchoRequest, stream to
 }
 
 // backend is a recording gRPC server on a loopback port and a client
-// connection to it, both stopped with the test.
+// connection to it, both stopped with the test. Server options (such as an
+// Authenticator's interceptors) come after the recorder's own interceptors.
 type backend struct {
 	rec  *recorder
 	conn *grpc.ClientConn
 }
 
-func newBackend(tb testing.TB) *backend {
+func newBackend(tb testing.TB, opts ...grpc.ServerOption) *backend {
 	tb.Helper()
 	rec := &recorder{}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatalf("listen: %v", err)
 	}
-	srv := grpc.NewServer(
+	srv := grpc.NewServer(append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			rec.opened.Add(1)
 			return h(ctx, req)
@@ -167,7 +168,7 @@ func newBackend(tb testing.TB) *backend {
 			rec.opened.Add(1)
 			return h(srv, ss)
 		}),
-	)
+	}, opts...)...)
 	tokengatev1.RegisterStatusServiceServer(srv, statusBackend{rec: rec})
 	tokengatev1.RegisterEchoServiceServer(srv, echoBackend{rec: rec})
 	served := make(chan struct{})
@@ -223,13 +224,14 @@ type env struct {
 }
 
 // newEnv builds the gateway as a user of the package does:
-// gateway.Handler(gateway.NewServeMux(opts)), the same options given to both.
+// g := gateway.New(opts...), then g.Wrap(g.NewServeMux()).
 func newEnv(t *testing.T, opts ...gateway.Option) *env {
 	t.Helper()
 	b := newBackend(t)
-	mux := gateway.NewServeMux(opts)
+	g := gateway.New(opts...)
+	mux := g.NewServeMux()
 	b.register(t, mux)
-	return serveHTTP(t, b, gateway.Handler(mux, opts...))
+	return serveHTTP(t, b, g.Wrap(mux))
 }
 
 func serveHTTP(t *testing.T, b *backend, h http.Handler) *env {

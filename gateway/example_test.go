@@ -17,10 +17,39 @@ import (
 
 	"github.com/tokengate/tokengate/gateway"
 	"github.com/tokengate/tokengate/interceptors"
-	"github.com/tokengate/tokengate/internal/demoservice"
 	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
 	"github.com/tokengate/tokengate/token"
 )
+
+// echoService is the examples' EchoService: it answers with the message and
+// the user the server's interceptors let in.
+type echoService struct {
+	tokengatev1.UnimplementedEchoServiceServer
+}
+
+func (echoService) UnaryEcho(ctx context.Context, req *tokengatev1.EchoRequest) (*tokengatev1.EchoResponse, error) {
+	user, _ := interceptors.UserFromContext(ctx)
+	return &tokengatev1.EchoResponse{Message: req.GetMessage(), User: user}, nil
+}
+
+func (echoService) ServerStreamingEcho(req *tokengatev1.EchoRequest, stream tokengatev1.EchoService_ServerStreamingEchoServer) error {
+	user, _ := interceptors.UserFromContext(stream.Context())
+	for _, w := range strings.Fields(req.GetMessage()) {
+		if err := stream.Send(&tokengatev1.EchoResponse{Message: w, User: user}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// statusService is the examples' StatusService.
+type statusService struct {
+	tokengatev1.UnimplementedStatusServiceServer
+}
+
+func (statusService) Status(context.Context, *tokengatev1.StatusRequest) (*tokengatev1.StatusResponse, error) {
+	return &tokengatev1.StatusResponse{Status: "OK", Version: "example"}, nil
+}
 
 // The whole wiring: a gRPC server guarded by the interceptors, and the REST
 // gateway calling it over a real connection, so that REST callers get the
@@ -39,8 +68,8 @@ func Example() {
 		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
 	)
-	tokengatev1.RegisterStatusServiceServer(srv, &demoservice.Status{Version: "example"})
-	tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{})
+	tokengatev1.RegisterStatusServiceServer(srv, statusService{})
+	tokengatev1.RegisterEchoServiceServer(srv, echoService{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
@@ -48,12 +77,14 @@ func Example() {
 	go func() { _ = srv.Serve(lis) }()
 	defer srv.Stop()
 
-	// The gateway: tokengate's mux options, handlers registered against the
-	// gRPC endpoint (never Register…HandlerServer, which skips the
-	// interceptors), and Handler for HEAD and streaming challenges.
-	// WithAuthenticate decides the requests the gateway answers without a
-	// call (HEAD on a stream, a query that is not UTF-8) as the server does.
-	mux := gateway.NewServeMux([]gateway.Option{gateway.WithAuthenticate(auth.Authenticate)})
+	// The gateway: one Gateway holds the settings. WithPrecheck gives it the
+	// interceptors' verdict, so that a request they would refuse is refused
+	// before its body is read; the interceptors still decide every call.
+	// Handlers are registered against the gRPC endpoint (never
+	// Register…HandlerServer, which skips the interceptors), and Wrap serves
+	// the mux (HEAD, challenges on streaming routes, the body limit).
+	g := gateway.New(gateway.WithPrecheck(auth.Precheck))
+	mux := g.NewServeMux()
 	dial := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	if err := tokengatev1.RegisterStatusServiceHandlerFromEndpoint(ctx, mux, lis.Addr().String(), dial); err != nil {
 		log.Fatal(err)
@@ -61,7 +92,7 @@ func Example() {
 	if err := tokengatev1.RegisterEchoServiceHandlerFromEndpoint(ctx, mux, lis.Addr().String(), dial); err != nil {
 		log.Fatal(err)
 	}
-	web := httptest.NewServer(gateway.Handler(mux))
+	web := httptest.NewServer(g.Wrap(mux))
 	defer web.Close()
 
 	send := func(method, path, authorization string) *http.Response {
@@ -120,6 +151,45 @@ func Example() {
 	// POST /v1/echo, token for ana: 200 hello ana
 	// HEAD /v1/echo/stream: 401
 	// HEAD /v1/echo/stream, token for ana: 405 Allow: GET
+}
+
+// Guard puts a plain HTTP handler, here a metrics page, behind the same
+// decision as the gateway's routes, and refuses as they do.
+func ExampleGateway_Guard() {
+	const secret = "an-example-secret-of-32-bytes-or-more"
+	auth, err := interceptors.New(interceptors.Config{Secret: secret})
+	if err != nil {
+		log.Fatal(err)
+	}
+	g := gateway.New(gateway.WithPrecheck(auth.Precheck))
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "requests_total 42")
+	})
+	// "/metrics" names the page in the Authenticator's decisions.
+	h := g.Guard("/metrics", metrics)
+
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var refusal struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &refusal)
+	fmt.Println(rec.Code, rec.Header().Get("WWW-Authenticate"), refusal.Code, refusal.Message)
+
+	tok, err := token.Sign([]byte(secret), token.Claims{User: "prometheus", ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	fmt.Println(rec.Code, strings.TrimSpace(rec.Body.String()))
+
+	// Output:
+	// 401 Bearer realm="tokengate" 16 missing bearer token
+	// 200 requests_total 42
 }
 
 // Keep the status token out of access logs.

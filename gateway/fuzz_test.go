@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tokengate/tokengate/gateway"
+	"github.com/tokengate/tokengate/wire"
 )
 
 var fuzzRoutes = []struct {
@@ -46,9 +47,10 @@ func FuzzHeaderMapping(f *testing.F) {
 	// must hold without them. Each request carries an id to the backend
 	// (see idKey) to find its call among others.
 	b := newBackend(f)
-	mux := gateway.NewServeMux(nil)
+	g := gateway.New()
+	mux := g.NewServeMux()
 	b.register(f, mux)
-	handler := gateway.Handler(mux)
+	handler := g.Wrap(mux)
 	var nextID atomic.Uint64
 
 	f.Fuzz(func(t *testing.T, route uint8, n1, v1, n2, v2 string, nAuth uint8, auth1, auth2, rawQuery, tok string) {
@@ -107,7 +109,7 @@ func FuzzHeaderMapping(f *testing.F) {
 		if c.method != rt.rpc {
 			t.Fatalf("backend method %q, want %q", c.method, rt.rpc)
 		}
-		gotAuth := c.md.Get(gateway.AuthorizationKey)
+		gotAuth := c.md.Get(wire.AuthorizationKey)
 		if len(gotAuth) > len(sentAuth) {
 			t.Fatalf("backend sees %d authorization values %q, request had %d Authorization headers %q", len(gotAuth), gotAuth, len(sentAuth), sentAuth)
 		}
@@ -119,7 +121,7 @@ func FuzzHeaderMapping(f *testing.F) {
 			}
 			left = slices.Delete(left, i, i+1)
 		}
-		st, hasST := c.md[gateway.StatusTokenKey]
+		st, hasST := c.md[wire.StatusTokenKey]
 		if rt.rpc != statusRPC && hasST {
 			t.Fatalf("backend sees x-status-token %q on %s", st, rt.rpc)
 		}
@@ -129,8 +131,8 @@ func FuzzHeaderMapping(f *testing.F) {
 			}
 		}
 		for k := range c.md {
-			if (strings.Contains(k, "authorization") && k != gateway.AuthorizationKey) ||
-				(strings.Contains(k, "status-token") && k != gateway.StatusTokenKey) {
+			if (strings.Contains(k, "authorization") && k != wire.AuthorizationKey) ||
+				(strings.Contains(k, "status-token") && k != wire.StatusTokenKey) {
 				t.Fatalf("backend sees a credential under %q: %q", k, c.md[k])
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tokengate/tokengate/gateway"
+	"github.com/tokengate/tokengate/wire"
 )
 
 // request is one HTTP request to make against an env. Headers are a list so
@@ -229,7 +230,7 @@ func TestMetadataMapping(t *testing.T) {
 // that no other key carries a credential.
 func checkCredentialMD(t *testing.T, got call, want map[string][]string) {
 	t.Helper()
-	keys := map[string]bool{gateway.AuthorizationKey: true, gateway.StatusTokenKey: true}
+	keys := map[string]bool{wire.AuthorizationKey: true, wire.StatusTokenKey: true}
 	for k := range want {
 		keys[k] = true
 	}
@@ -239,7 +240,7 @@ func checkCredentialMD(t *testing.T, got call, want map[string][]string) {
 		}
 	}
 	for k := range got.md {
-		if k != gateway.AuthorizationKey && k != gateway.StatusTokenKey &&
+		if k != wire.AuthorizationKey && k != wire.StatusTokenKey &&
 			(strings.Contains(k, "authorization") || strings.Contains(k, "status-token")) {
 			t.Errorf("backend sees credential under another key: %s = %q", k, got.md[k])
 		}
@@ -302,8 +303,8 @@ func TestStatusMethodsDecideByRPC(t *testing.T) {
 				t.Fatalf("backend method %q, want %q", got.method, tc.rpc)
 			}
 			checkCredentialMD(t, got, map[string][]string{
-				gateway.AuthorizationKey: {"Bearer x"},
-				gateway.StatusTokenKey:   tc.wantTok,
+				wire.AuthorizationKey: {"Bearer x"},
+				wire.StatusTokenKey:   tc.wantTok,
 			})
 		})
 	}
@@ -456,16 +457,18 @@ func TestErrorResponses(t *testing.T) {
 	}
 }
 
-// TestRealmMustBeGivenToBoth documents how the options of NewServeMux and
-// Handler combine: Handler's challenge is set last, so its realm is the one
-// on the wire for every route.
-func TestRealmMustBeGivenToBoth(t *testing.T) {
+// TestRealmIsHeldOnce checks that the realm given to New is the one on the
+// wire for every route, whether the challenge comes from the mux's error
+// handler (unary routes) or from Wrap (streaming routes): there is one
+// setting, where NewServeMux and Handler each used to take their own.
+func TestRealmIsHeldOnce(t *testing.T) {
 	t.Parallel()
 	b := newBackend(t)
 	b.rec.setFail(status.Error(codes.Unauthenticated, "missing bearer token"))
-	mux := gateway.NewServeMux([]gateway.Option{gateway.WithRealm("mux")})
+	g := gateway.New(gateway.WithRealm("handler"))
+	mux := g.NewServeMux()
 	b.register(t, mux)
-	e := serveHTTP(t, b, gateway.Handler(mux, gateway.WithRealm("handler")))
+	e := serveHTTP(t, b, g.Wrap(mux))
 	for _, route := range routes {
 		resp, _ := e.do(t, route.req(""))
 		if got := resp.Header.Values("WWW-Authenticate"); !reflect.DeepEqual(got, []string{`Bearer realm="handler"`}) {
@@ -474,14 +477,14 @@ func TestRealmMustBeGivenToBoth(t *testing.T) {
 	}
 }
 
-// TestWithoutHandler shows what gateway.Handler adds: a bare mux made with
+// TestWithoutHandler shows what Gateway.Wrap adds: a bare mux made with
 // ServeMuxOptions challenges on unary routes only, and answers HEAD with
 // grpc-gateway's 501.
 func TestWithoutHandler(t *testing.T) {
 	t.Parallel()
 	b := newBackend(t)
 	b.rec.setFail(status.Error(codes.Unauthenticated, "missing bearer token"))
-	mux := runtime.NewServeMux(gateway.ServeMuxOptions()...)
+	mux := runtime.NewServeMux(gateway.New().ServeMuxOptions()...)
 	b.register(t, mux)
 	e := serveHTTP(t, b, mux)
 
@@ -575,7 +578,7 @@ func TestHeadKeepsStatusToken(t *testing.T) {
 	if got.method != statusRPC {
 		t.Fatalf("method %q", got.method)
 	}
-	checkCredentialMD(t, got, map[string][]string{gateway.StatusTokenKey: {"abc"}})
+	checkCredentialMD(t, got, map[string][]string{wire.StatusTokenKey: {"abc"}})
 }
 
 // TestStreamBody checks the success body of the streaming route:
@@ -707,15 +710,16 @@ func TestRequestErrorsFromTheGateway(t *testing.T) {
 	}
 }
 
-// Options given to NewServeMux cannot replace the header matcher that
-// keeps Grpc-Metadata-Authorization out.
+// Options given to Gateway.NewServeMux cannot replace the header matcher
+// that keeps Grpc-Metadata-Authorization out.
 func TestMuxOptionsCannotReopenSpoofing(t *testing.T) {
 	t.Parallel()
 	b := newBackend(t)
-	mux := gateway.NewServeMux(nil, runtime.WithLegacyHeaderMatching(),
+	g := gateway.New()
+	mux := g.NewServeMux(runtime.WithLegacyHeaderMatching(),
 		runtime.WithIncomingHeaderMatcher(func(k string) (string, bool) { return strings.TrimPrefix(k, "Grpc-Metadata-"), true }))
 	b.register(t, mux)
-	e := serveHTTP(t, b, gateway.Handler(mux))
+	e := serveHTTP(t, b, g.Wrap(mux))
 	e.do(t, get("/status?token=abc", hdr("Grpc-Metadata-Authorization", "Bearer evil"), hdr("Grpc-Metadata-X-Status-Token", "evil")))
 	md := b.rec.only(t).md
 	for _, k := range []string{"authorization", "x-status-token"} {

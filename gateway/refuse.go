@@ -18,14 +18,17 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
-// Some requests are answered by the gateway without the gRPC call they map
-// to. They still go through grpc-gateway's handler for their route, so that
-// the route, the RPC and the metadata are those of the real call, but the
-// call's context is canceled, with one of the errors below as its cause,
-// once the RPC is known and before it is called (cutCall). grpc-go checks
-// the context before it opens a stream, so nothing reaches the server, and
-// the error handler answers from the cause instead of the Canceled error
-// the call failed with. Routes that are not RPCs (ServeMux.HandlePath) are
+// Some requests are refused by the gateway itself: for their credentials
+// (WithPrecheck), for a body that is too large, or because they cannot
+// become a gRPC call. They still go through grpc-gateway's handler for their
+// route, so that the route, the RPC and the metadata are those of the real
+// call, but the gateway decides as soon as the RPC is known, in a metadata
+// annotator that grpc-gateway runs before the handler reads the body
+// (decide). A refused request's body can no longer be read, and its call's
+// context is canceled with the refusal as its cause: grpc-go checks the
+// context before it opens a stream, so nothing reaches the server. The
+// handler then fails, and the error handler answers the refusal instead of
+// the error it caused. Routes that are not RPCs (ServeMux.HandlePath) are
 // left alone.
 var (
 	errMalformedAuthorization = status.Error(codes.Unauthenticated,
@@ -38,128 +41,184 @@ var (
 	}
 )
 
-// cutKey is the context key of a *cut.
-type cutKey struct{}
+// exchangeKey is the context key of an *exchange.
+type exchangeKey struct{}
 
-// cut is how the call of a request can be cut: cancel, for cause when it is
-// known from the request alone, or for errHeadOnStream if head and the RPC
-// streams.
-type cut struct {
-	cancel context.CancelCauseFunc
-	cause  error
-	head   bool
+// exchange is the gateway's state of one request, found in its context. It
+// is used on the request's goroutine only.
+type exchange struct {
+	cancel  context.CancelCauseFunc // cancels the call, for refusal
+	body    *body                   // the request's body, as handlers read it
+	head    bool                    // a HEAD request, served as GET
+	refusal error                   // why the gateway refused the request; nil if it did not
+	// inStream says the refusal stands for the server's answer on a route
+	// whose answers are streams, so it is written as the server's would
+	// be: in the stream.
+	inStream bool
 }
 
-// withCut returns r with a cancelable context carrying c, and the function
-// that releases it.
-func withCut(r *http.Request, c *cut) (*http.Request, func()) {
+// begin returns r with a cancelable context carrying a new exchange and a
+// body that reads at most g.maxBody bytes, the exchange, and the function
+// that releases them.
+func (g *Gateway) begin(r *http.Request) (*http.Request, *exchange, func()) {
 	ctx, cancel := context.WithCancelCause(r.Context())
-	c.cancel = cancel
-	return r.WithContext(context.WithValue(ctx, cutKey{}, c)), func() { cancel(nil) }
+	x := &exchange{cancel: cancel}
+	src := r.Body
+	if src == nil {
+		src = http.NoBody
+	}
+	x.body = &body{src: src, x: x, limit: g.maxBody, declared: r.ContentLength, tooLarge: g.errTooLarge}
+	r = r.WithContext(context.WithValue(ctx, exchangeKey{}, x))
+	r.Body = x.body
+	return r, x, func() { cancel(nil) }
 }
 
-// refuseUnsendable is a grpc-gateway middleware, run once a request has
-// matched a route. It marks for cutting the call of a request that cannot
-// become one:
-//   - an Authorization value that is not printable ASCII, which grpc-gateway
-//     would drop silently, so that of two values the other would pass as
-//     the only one, or none with the challenge still saying invalid_token;
-//   - a query that is not UTF-8 once unescaped, which grpc-gateway would copy
-//     into a proto string field that grpc-go then refuses to marshal (500).
-func refuseUnsendable(next runtime.HandlerFunc) runtime.HandlerFunc {
+func exchangeFrom(ctx context.Context) *exchange {
+	x, _ := ctx.Value(exchangeKey{}).(*exchange)
+	return x
+}
+
+// refuse records the gateway's answer to the request, unless it has one
+// already, makes the body unreadable and cuts the call.
+func (x *exchange) refuse(err error) {
+	if x.refusal != nil {
+		return
+	}
+	x.refusal = err
+	x.cancel(err)
+}
+
+// answer returns the error to answer the request with, err being what its
+// handler failed with. A refusal replaces the errors it caused (a body that
+// cannot be read, a canceled call). An error grpc-gateway found on its own
+// before the call (a bad Grpc-Timeout, a repeated query parameter of a
+// scalar field) stands, as it does on every request, except against
+// credentials that cannot be sent, which are refused outright.
+func (x *exchange) answer(err error) error {
+	switch {
+	case x.refusal == nil:
+		return err
+	case x.refusal == errMalformedAuthorization, x.body.refused, status.Code(err) == codes.Canceled:
+		return x.refusal
+	}
+	return err
+}
+
+// track is a grpc-gateway middleware, run once a request has matched a
+// route: it gives a request served by the mux alone, without Wrap, the
+// exchange that decide needs.
+func (g *Gateway) track(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, pathParams map[string]string) {
-		var cause error
-		switch {
-		case !validAuthorization(r.Header.Values("Authorization")):
-			cause = errMalformedAuthorization
-		case !validQuery(r.URL.RawQuery):
-			cause = errQueryNotUTF8
-		}
-		if cause != nil {
+		if exchangeFrom(r.Context()) == nil {
 			var release func()
-			r, release = withCut(r, &cut{cause: cause})
+			r, _, release = g.begin(r)
 			defer release()
 		}
 		next(w, r, pathParams)
 	}
 }
 
-// cutCall is a metadata annotator: grpc-gateway runs it once the route's
-// RPC is known, before calling it, and only on RPC routes. It cuts the call
-// marked for it: a HEAD request's on a streaming route, since the headers of
-// a stream are known only once it sends, and an endless one would never
-// end.
-func cutCall(ctx context.Context, _ *http.Request) metadata.MD {
-	c, ok := ctx.Value(cutKey{}).(*cut)
+// decide is a metadata annotator: grpc-gateway runs it once the route's RPC
+// is known, before the handler reads the request's body, and only on RPC
+// routes. It refuses, in this order:
+//   - an Authorization value that is not printable ASCII, which grpc-gateway
+//     would drop silently, so that of two values the other would pass as
+//     the only one, or none with the challenge still saying invalid_token;
+//   - credentials the server would refuse (WithPrecheck), so that a caller
+//     without valid credentials learns no more from what follows than from
+//     any other request;
+//   - a query that is not UTF-8 once unescaped, which grpc-gateway would
+//     copy into a proto string field that grpc-go then refuses to marshal
+//     (500);
+//   - HEAD on a streaming route, since the headers of a stream are known
+//     only once it sends, and an endless one would never end;
+//   - a body whose Content-Length is over WithMaxBodySize.
+func (g *Gateway) decide(ctx context.Context, r *http.Request) metadata.MD {
+	x := exchangeFrom(ctx)
+	method, ok := runtime.RPCMethod(ctx)
+	if x == nil || !ok {
+		return nil
+	}
+	if !validAuthorization(r.Header.Values("Authorization")) {
+		x.refuse(errMalformedAuthorization)
+		return nil
+	}
+	var cut error // why the call cannot be made, whatever the credentials
 	switch {
-	case !ok:
-	case c.cause != nil:
-		c.cancel(c.cause)
-	case c.head:
-		if method, ok := runtime.RPCMethod(ctx); !ok || streams(method) {
-			c.cancel(errHeadOnStream)
-		}
+	case !validQuery(r.URL.RawQuery):
+		cut = errQueryNotUTF8
+	case x.head && streams(method):
+		cut = errHeadOnStream
+	}
+	if err := g.check(ctx, r, method); err != nil {
+		// Where the call would have been made, the refusal stands for the
+		// server's answer, and is written as that would be.
+		x.inStream = cut == nil && serverStreams(method)
+		x.refuse(err)
+		return nil
+	}
+	switch {
+	case cut != nil:
+		x.refuse(cut)
+	case r.ContentLength > g.maxBody:
+		x.refuse(g.errTooLarge)
 	}
 	return nil
 }
 
-// streams reports whether an RPC streams, from its descriptor in the global
-// registry, where generated code registers it. An RPC not found there
+// check asks WithPrecheck's function about a call of r to method; nil
+// without one.
+func (g *Gateway) check(ctx context.Context, r *http.Request, method string) error {
+	if g.precheck == nil {
+		return nil
+	}
+	cctx, err := g.callContext(ctx, r, method)
+	if err != nil {
+		return err
+	}
+	return g.precheck(cctx, method)
+}
+
+// callContext is ctx as the server will see the call of r to method: the
+// metadata grpc-gateway makes for it as incoming metadata, by grpc-gateway's
+// own code, with tokengate's header matcher and status token (g.plain), and
+// the HTTP caller as the peer. The annotators of the real mux cannot hand
+// over their metadata: grpc-gateway joins it only once they have all run.
+func (g *Gateway) callContext(ctx context.Context, r *http.Request, method string) (context.Context, error) {
+	cctx, err := runtime.AnnotateIncomingContext(ctx, g.plain, r, method)
+	if err != nil {
+		return nil, err
+	}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		cctx = peer.NewContext(cctx, &peer.Peer{Addr: net.TCPAddrFromAddrPort(ap)})
+	}
+	return cctx, nil
+}
+
+// streams reports whether an RPC streams, either way. An RPC not found
 // counts as streaming: HEAD must not start what may be a stream.
 func streams(fullMethod string) bool {
-	name := protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(fullMethod, "/"), "/", "."))
-	d, err := protoregistry.GlobalFiles.FindDescriptorByName(name)
-	if err != nil {
-		return true
-	}
-	m, ok := d.(protoreflect.MethodDescriptor)
+	m, ok := methodDescriptor(fullMethod)
 	return !ok || m.IsStreamingServer() || m.IsStreamingClient()
 }
 
-// cutCause returns the reason the gateway cut the call of ctx's request,
-// or nil if it did not.
-func cutCause(ctx context.Context) error {
-	switch cause := context.Cause(ctx); cause {
-	case errMalformedAuthorization, errQueryNotUTF8, errHeadOnStream:
-		return cause
-	}
-	return nil
+// serverStreams reports whether the answer of an RPC is a stream, which
+// grpc-gateway writes as one JSON object per message.
+func serverStreams(fullMethod string) bool {
+	m, ok := methodDescriptor(fullMethod)
+	return ok && m.IsStreamingServer()
 }
 
-// answerCut returns the error to answer a request whose call was cut for
-// cause; err is what the route's handler failed with. Credentials that
-// cannot be sent are refused outright. An error grpc-gateway found before
-// the call stands, as it does on every request. Otherwise the call's
-// authentication comes next, as on the server, so that a caller without
-// valid credentials learns no more from a bad query or a HEAD than from a
-// GET; then cause.
-func (c *config) answerCut(ctx context.Context, r *http.Request, err, cause error) error {
-	if cause == errMalformedAuthorization {
-		return cause
+// methodDescriptor finds an RPC in the global registry, where generated
+// code registers it.
+func methodDescriptor(fullMethod string) (protoreflect.MethodDescriptor, bool) {
+	name := protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(fullMethod, "/"), "/", "."))
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(name)
+	if err != nil {
+		return nil, false
 	}
-	if status.Code(err) != codes.Canceled {
-		return err
-	}
-	if c.authenticate != nil {
-		if method, ok := runtime.RPCMethod(ctx); ok {
-			if _, aerr := c.authenticate(authenticationContext(ctx, r), method); aerr != nil {
-				return aerr
-			}
-		}
-	}
-	return cause
-}
-
-// authenticationContext is ctx as the server would have seen the call:
-// grpc-gateway's outgoing metadata as incoming metadata, the HTTP caller as
-// the peer, and no cancellation (the cut canceled ctx).
-func authenticationContext(ctx context.Context, r *http.Request) context.Context {
-	md, _ := metadata.FromOutgoingContext(ctx)
-	actx := metadata.NewIncomingContext(context.WithoutCancel(ctx), md)
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		actx = peer.NewContext(actx, &peer.Peer{Addr: net.TCPAddrFromAddrPort(ap)})
-	}
-	return actx
+	m, ok := d.(protoreflect.MethodDescriptor)
+	return m, ok
 }
 
 // validAuthorization reports whether every Authorization value can travel

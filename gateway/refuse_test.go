@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tokengate/tokengate/gateway"
+	"github.com/tokengate/tokengate/wire"
 )
 
 const (
@@ -32,15 +33,15 @@ type asked struct {
 	peer   net.Addr
 }
 
-// authenticator is a WithAuthenticate function with the interceptors'
-// answers for a few fixed credentials: "Bearer good" anywhere, and
-// x-status-token "st" on the status RPC. It records what it is asked.
+// authenticator is a WithPrecheck function with the interceptors' answers
+// for a few fixed credentials: "Bearer good" anywhere, and x-status-token
+// "st" on the status RPC. It records what it is asked.
 type authenticator struct {
 	mu    sync.Mutex
 	asked []asked
 }
 
-func (a *authenticator) authenticate(ctx context.Context, method string) (context.Context, error) {
+func (a *authenticator) precheck(ctx context.Context, method string) error {
 	md, _ := metadata.FromIncomingContext(ctx)
 	q := asked{method: method, md: md}
 	if p, ok := peer.FromContext(ctx); ok {
@@ -49,16 +50,16 @@ func (a *authenticator) authenticate(ctx context.Context, method string) (contex
 	a.mu.Lock()
 	a.asked = append(a.asked, q)
 	a.mu.Unlock()
-	if method == statusRPC && reflect.DeepEqual(md.Get(gateway.StatusTokenKey), []string{"st"}) {
-		return ctx, nil
+	if method == statusRPC && reflect.DeepEqual(md.Get(wire.StatusTokenKey), []string{"st"}) {
+		return nil
 	}
-	switch auth := md.Get(gateway.AuthorizationKey); {
+	switch auth := md.Get(wire.AuthorizationKey); {
 	case len(auth) == 0:
-		return nil, status.Error(codes.Unauthenticated, "missing bearer token")
+		return status.Error(codes.Unauthenticated, "missing bearer token")
 	case len(auth) == 1 && auth[0] == "Bearer good":
-		return ctx, nil
+		return nil
 	}
-	return nil, status.Error(codes.Unauthenticated, "invalid token")
+	return status.Error(codes.Unauthenticated, "invalid token")
 }
 
 // only returns the one question asked and fails the test unless there was
@@ -119,14 +120,14 @@ func (want answer) check(t *testing.T, method string, resp *http.Response, body 
 }
 
 // TestHeadOnStream checks that HEAD on a streaming route never starts the
-// stream: the caller is authenticated as on GET (with WithAuthenticate),
-// then told to use GET (405, Allow: GET).
+// stream: the caller is authenticated as on GET (with WithPrecheck), then
+// told to use GET (405, Allow: GET).
 func TestHeadOnStream(t *testing.T) {
 	t.Parallel()
 	const target = "/v1/echo/stream?message=a+b"
 	cases := []struct {
 		name   string
-		withFn bool // give the mux WithAuthenticate
+		withFn bool // give the Gateway WithPrecheck
 		target string
 		header [][2]string
 		want   answer
@@ -148,11 +149,11 @@ func TestHeadOnStream(t *testing.T) {
 		// grpc-gateway refuses this before any call, on GET too.
 		{"repeated ?message=, no credentials", true, "/v1/echo/stream?message=a&message=b", nil,
 			answer{code: 400}},
-		// Without WithAuthenticate the gateway cannot ask the server without
+		// Without WithPrecheck the gateway cannot ask the server without
 		// opening the stream, so it answers without authentication.
-		{"no WithAuthenticate, no credentials", false, target, nil,
+		{"no WithPrecheck, no credentials", false, target, nil,
 			answer{code: 405, allow: http.MethodGet}},
-		{"no WithAuthenticate, a token", false, target, [][2]string{hdr("Authorization", "Bearer good")},
+		{"no WithPrecheck, a token", false, target, [][2]string{hdr("Authorization", "Bearer good")},
 			answer{code: 405, allow: http.MethodGet}},
 	}
 	for _, tc := range cases {
@@ -161,7 +162,7 @@ func TestHeadOnStream(t *testing.T) {
 			a := &authenticator{}
 			var opts []gateway.Option
 			if tc.withFn {
-				opts = append(opts, gateway.WithAuthenticate(a.authenticate))
+				opts = append(opts, gateway.WithPrecheck(a.precheck))
 			}
 			e := newEnv(t, opts...)
 			resp, body := e.do(t, request{method: http.MethodHead, target: tc.target, header: tc.header})
@@ -174,12 +175,12 @@ func TestHeadOnStream(t *testing.T) {
 }
 
 // TestHeadOnStreamAsksWhatTheCallWouldCarry checks the question put to
-// WithAuthenticate: the stream's RPC, the metadata the call would have
-// carried, and the HTTP caller as the peer.
+// WithPrecheck: the stream's RPC, the metadata the call would have carried,
+// and the HTTP caller as the peer.
 func TestHeadOnStreamAsksWhatTheCallWouldCarry(t *testing.T) {
 	t.Parallel()
 	a := &authenticator{}
-	e := newEnv(t, gateway.WithAuthenticate(a.authenticate))
+	e := newEnv(t, gateway.WithPrecheck(a.precheck))
 	resp, body := e.do(t, request{method: http.MethodHead, target: "/v1/echo/stream?message=a&token=st",
 		header: [][2]string{hdr("Authorization", "Bearer good"), hdr("Grpc-Metadata-Authorization", "Bearer evil")}})
 	answer{code: 405, allow: http.MethodGet}.check(t, http.MethodHead, resp, body)
@@ -187,7 +188,7 @@ func TestHeadOnStreamAsksWhatTheCallWouldCarry(t *testing.T) {
 	if q.method != streamRPC {
 		t.Errorf("method %q, want %q", q.method, streamRPC)
 	}
-	checkCredentialMD(t, call{method: q.method, md: q.md}, map[string][]string{gateway.AuthorizationKey: {"Bearer good"}})
+	checkCredentialMD(t, call{method: q.method, md: q.md}, map[string][]string{wire.AuthorizationKey: {"Bearer good"}})
 	if got := q.md.Get("x-forwarded-for"); len(got) != 1 || got[0] != "127.0.0.1" {
 		t.Errorf("x-forwarded-for = %q, want the caller's address as grpc-gateway sends it", got)
 	}
@@ -196,25 +197,27 @@ func TestHeadOnStreamAsksWhatTheCallWouldCarry(t *testing.T) {
 	}
 }
 
-// TestHeadOnUnaryMakesTheCall checks that WithAuthenticate changes nothing
-// where the gateway makes the call: HEAD /status is decided by the server.
+// TestHeadOnUnaryMakesTheCall checks that HEAD /status, once let in by
+// WithPrecheck, is a call decided by the server: the backend sees it, and
+// the gateway asked its question once, before it (issue 15: every request
+// is prechecked, where WithAuthenticate was asked only without a call).
 func TestHeadOnUnaryMakesTheCall(t *testing.T) {
 	t.Parallel()
 	a := &authenticator{}
-	e := newEnv(t, gateway.WithAuthenticate(a.authenticate))
-	resp, body := e.do(t, request{method: http.MethodHead, target: "/status?token=abc"})
+	e := newEnv(t, gateway.WithPrecheck(a.precheck))
+	resp, body := e.do(t, request{method: http.MethodHead, target: "/status?token=st"})
 	answer{code: 200}.check(t, http.MethodHead, resp, body)
 	if got := e.rec.only(t); got.method != statusRPC {
 		t.Errorf("backend method %q, want %q", got.method, statusRPC)
 	}
-	if n := a.count(); n != 0 {
-		t.Errorf("authenticator asked %d times, want never (the server decides)", n)
+	if q := a.only(t); q.method != statusRPC {
+		t.Errorf("asked about %q, want %q", q.method, statusRPC)
 	}
 }
 
 // TestInvalidUTF8Query checks a query that is not UTF-8 once unescaped,
 // which grpc-go would refuse to marshal (500): it is never sent, the caller
-// is authenticated first (WithAuthenticate), and a caller let in gets 400.
+// is authenticated first (WithPrecheck), and a caller let in gets 400.
 func TestInvalidUTF8Query(t *testing.T) {
 	t.Parallel()
 	targets := []struct {
@@ -243,7 +246,7 @@ func TestInvalidUTF8Query(t *testing.T) {
 			answer{code: 401, msg: "missing bearer token", challenge: plainChallenge}},
 		{"mux alone, valid token", true, true, [][2]string{hdr("Authorization", "Bearer good")},
 			answer{code: 400, msg: msgQueryNotUTF8}},
-		{"no WithAuthenticate, no credentials", false, false, nil,
+		{"no WithPrecheck, no credentials", false, false, nil,
 			answer{code: 400, msg: msgQueryNotUTF8}},
 	}
 	for _, tg := range targets {
@@ -253,14 +256,15 @@ func TestInvalidUTF8Query(t *testing.T) {
 				a := &authenticator{}
 				var opts []gateway.Option
 				if tc.withFn {
-					opts = append(opts, gateway.WithAuthenticate(a.authenticate))
+					opts = append(opts, gateway.WithPrecheck(a.precheck))
 				}
 				b := newBackend(t)
-				mux := gateway.NewServeMux(opts)
+				g := gateway.New(opts...)
+				mux := g.NewServeMux()
 				b.register(t, mux)
 				var h http.Handler = mux
 				if !tc.noHandler {
-					h = gateway.Handler(mux, opts...)
+					h = g.Wrap(mux)
 				}
 				e := serveHTTP(t, b, h)
 				r := tg.req(tc.header...)
@@ -279,18 +283,18 @@ func TestInvalidUTF8Query(t *testing.T) {
 func TestInvalidUTF8QueryWithStatusToken(t *testing.T) {
 	t.Parallel()
 	a := &authenticator{}
-	e := newEnv(t, gateway.WithAuthenticate(a.authenticate))
+	e := newEnv(t, gateway.WithPrecheck(a.precheck))
 	resp, body := e.do(t, get("/status?token=st&x=%ff"))
 	answer{code: 400, msg: msgQueryNotUTF8}.check(t, http.MethodGet, resp, body)
-	if q := a.only(t); !reflect.DeepEqual(q.md.Get(gateway.StatusTokenKey), []string{"st"}) || q.method != statusRPC {
-		t.Errorf("asked %s with x-status-token %q", q.method, q.md.Get(gateway.StatusTokenKey))
+	if q := a.only(t); !reflect.DeepEqual(q.md.Get(wire.StatusTokenKey), []string{"st"}) || q.method != statusRPC {
+		t.Errorf("asked %s with x-status-token %q", q.method, q.md.Get(wire.StatusTokenKey))
 	}
-	resp, body = e.do(t, get("/v1/echo/stream?message=%C3%A9t%C3%A9"))
+	resp, body = e.do(t, get("/v1/echo/stream?message=%C3%A9t%C3%A9", hdr("Authorization", "Bearer good")))
 	answer{code: 200}.check(t, http.MethodGet, resp, body)
 }
 
 // TestNonASCIIAuthorizationOnTheMux checks that the mux alone, without
-// Handler, refuses an Authorization value that cannot be gRPC metadata,
+// Wrap, refuses an Authorization value that cannot be gRPC metadata,
 // rather than letting grpc-gateway drop it: the call would then go out
 // without it (a misleading "missing bearer token"), or with the other value
 // of two as the only one.
@@ -308,7 +312,7 @@ func TestNonASCIIAuthorizationOnTheMux(t *testing.T) {
 			t.Run(route.name+"/"+name, func(t *testing.T) {
 				t.Parallel()
 				b := newBackend(t)
-				mux := runtime.NewServeMux(gateway.ServeMuxOptions()...)
+				mux := runtime.NewServeMux(gateway.New().ServeMuxOptions()...)
 				b.register(t, mux)
 				e := serveHTTP(t, b, mux)
 				r := route.req("", h...)
@@ -332,7 +336,8 @@ func TestNonASCIIAuthorizationOnTheMux(t *testing.T) {
 func TestHandlePathRoutesAreLeftAlone(t *testing.T) {
 	t.Parallel()
 	b := newBackend(t)
-	mux := gateway.NewServeMux([]gateway.Option{gateway.WithAuthenticate((&authenticator{}).authenticate)})
+	g := gateway.New(gateway.WithPrecheck((&authenticator{}).precheck))
+	mux := g.NewServeMux()
 	err := mux.HandlePath(http.MethodGet, "/raw", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 		if err := r.Context().Err(); err != nil {
 			http.Error(w, err.Error(), http.StatusTeapot)
@@ -343,7 +348,7 @@ func TestHandlePathRoutesAreLeftAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := serveHTTP(t, b, gateway.Handler(mux))
+	e := serveHTTP(t, b, g.Wrap(mux))
 	for _, r := range []request{
 		get("/raw", hdr("Authorization", "Bearer caf\xc3\xa9")),
 		get("/raw?x=%ff"),

@@ -211,7 +211,7 @@ func attackCases(trap *urlTrap) []attack {
 		attack{name: "two authorization values, garbage and valid", md: append(bearer("garbage"), bearer(valid)...), want: denied(mTwoValues)},
 		attack{name: "two authorization values, valid and empty", md: append(bearer(valid), "authorization", ""), want: denied(mTwoValues)},
 		// grpc-gateway drops an Authorization value that is not printable
-		// ASCII; gateway.Handler refuses the request instead, so the other
+		// ASCII; the gateway refuses the request instead, so the other
 		// one never passes as the only one.
 		attack{name: "two Authorization headers, valid and one with a tab", only: "rest",
 			headers: [][2]string{auth(valid), {"Authorization", "Bearer\t" + valid}}, want: denied(mNotASCII)},

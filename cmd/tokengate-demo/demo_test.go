@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -1039,6 +1040,12 @@ func TestSlowClientsAreCut(t *testing.T) {
 // REST caller's own (not the gateway's in-process connection, and not an
 // X-Forwarded-For it sent), and a gRPC caller's connection, whatever
 // x-forwarded-for metadata it sends.
+//
+// The gateway refuses a REST caller without valid credentials itself,
+// before the call (gateway.WithPrecheck), naming the caller's connection; a
+// call that does come through the gateway's in-process connection, with the
+// x-forwarded-for grpc-gateway adds, is named by its last entry, with the
+// gateway as via.
 func TestDecisionLogNamesTheCaller(t *testing.T) {
 	t.Parallel()
 	var logs syncBuffer
@@ -1051,6 +1058,18 @@ func TestDecisionLogNamesTheCaller(t *testing.T) {
 		t.Fatalf("HEAD /v1/echo/stream: %d", res.code)
 	}
 	_, err := tokengatev1.NewEchoServiceClient(r.conn).UnaryEcho(withMD(testCtx(t), "x-forwarded-for", "203.0.113.7"), &tokengatev1.EchoRequest{})
+	wantCode(t, err, codes.Unauthenticated)
+
+	// A call on the gateway's own connection, as grpc-gateway makes it for a
+	// REST caller at 127.0.0.1 who sent X-Forwarded-For: 203.0.113.9.
+	inproc, err := grpc.NewClient("passthrough:///in-process",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return r.d.inproc.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = healthpb.NewHealthClient(inproc).Check(withMD(testCtx(t), "x-forwarded-for", "203.0.113.9, 127.0.0.1"), &healthpb.HealthCheckRequest{})
+	inproc.Close()
 	wantCode(t, err, codes.Unauthenticated)
 	r.stop()
 
@@ -1075,8 +1094,10 @@ func TestDecisionLogNamesTheCaller(t *testing.T) {
 		peer         func(string) bool
 		via          string
 	}{
-		{"REST through the gateway: the caller's address, the gateway as via", "/tokengate.v1.StatusService/Status",
+		{"through the gateway's connection: the caller's address, the gateway as via", "/grpc.health.v1.Health/Check",
 			func(p string) bool { return p == "127.0.0.1" }, "bufconn"},
+		{"REST refused by the gateway before the call (GET /status): the caller's connection", "/tokengate.v1.StatusService/Status",
+			loopbackPort.MatchString, ""},
 		{"REST decided without a call (HEAD on a stream): the caller's connection", "/tokengate.v1.EchoService/ServerStreamingEcho",
 			loopbackPort.MatchString, ""},
 		{"gRPC caller sending x-forwarded-for: its own connection", "/tokengate.v1.EchoService/UnaryEcho",
@@ -1097,5 +1118,103 @@ func TestDecisionLogNamesTheCaller(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("log:\n%s", logs.String())
+	}
+}
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r    io.Reader
+	read atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+// TestRESTRefusesBeforeTheBody checks issue 15 on the demo: a REST request
+// the server would refuse for its credentials is answered as the server
+// would answer it (401, the challenge, the JSON status) without its body
+// being read, and a body over grpc-go's receive limit gets 413; a caller
+// let in is served as before.
+func TestRESTRefusesBeforeTheBody(t *testing.T) {
+	t.Parallel()
+	r := startDemo(t, testAuth, nil)
+	tok := newTokens(t)
+	oneMiB := `{"message":"` + strings.Repeat("a", 1<<20-len(`{"message":""}`)) + `"}`
+	cases := []struct {
+		name      string
+		body      string
+		header    [][2]string
+		code      int
+		challenge string
+		grpcCode  codes.Code
+		message   string
+	}{
+		{"1 MiB without a token", oneMiB, nil, 401, challenge, codes.Unauthenticated, "missing bearer token"},
+		{"1 MiB with an expired token", oneMiB, [][2]string{auth(tok.expired)}, 401, invalidChallenge, codes.Unauthenticated, "token expired"},
+		{"1 MiB with a forged token", oneMiB, [][2]string{auth(tok.wrongSecret)}, 401, invalidChallenge, codes.Unauthenticated, "invalid token: signature does not match"},
+		{"1 MiB for a user not allowed", oneMiB, [][2]string{auth(tok.bob)}, 401, invalidChallenge, codes.Unauthenticated, "user not allowed"},
+		{"5 MiB with a token", strings.Repeat("a", 5<<20), [][2]string{auth(tok.ana)}, 413, "", codes.ResourceExhausted, "request body larger than 4194304 bytes"},
+		{"1 MiB with a token", oneMiB, [][2]string{auth(tok.ana)}, 200, "", codes.OK, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			check := func(t *testing.T, res httpResult) {
+				t.Helper()
+				if res.code != tc.code {
+					t.Fatalf("status %d, want %d; body %.200s", res.code, tc.code, res.body)
+				}
+				if got := res.header.Values("WWW-Authenticate"); tc.challenge != "" && !reflect.DeepEqual(got, []string{tc.challenge}) {
+					t.Errorf("WWW-Authenticate = %q, want [%s]", got, tc.challenge)
+				}
+				if tc.code == 200 {
+					var echo struct{ Message, User string }
+					if err := json.Unmarshal(res.body, &echo); err != nil || len(echo.Message) != len(oneMiB)-len(`{"message":""}`) || echo.User != "ana" {
+						t.Errorf("echo of %d bytes for %q, err %v", len(echo.Message), echo.User, err)
+					}
+					return
+				}
+				wantError(t, res, tc.grpcCode, tc.message)
+			}
+
+			// Over the network.
+			req, err := http.NewRequestWithContext(testCtx(t), http.MethodPost, r.base+"/v1/echo", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			for _, h := range tc.header {
+				req.Header.Add(h[0], h[1])
+			}
+			resp, err := r.http.Do(req)
+			if err != nil {
+				t.Fatalf("POST /v1/echo: %v", err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatalf("reading the answer: %v", err)
+			}
+			check(t, httpResult{code: resp.StatusCode, header: resp.Header, body: b})
+
+			// Through the demo's HTTP handler in process, counting what is
+			// read of the body.
+			body := &countingReader{r: strings.NewReader(tc.body)}
+			ireq := httptest.NewRequestWithContext(testCtx(t), http.MethodPost, "/v1/echo", body)
+			ireq.Header = req.Header.Clone()
+			ireq.ContentLength = int64(len(tc.body))
+			rec := httptest.NewRecorder()
+			r.d.httpSrv.Handler.ServeHTTP(rec, ireq)
+			check(t, httpResult{code: rec.Code, header: rec.Header(), body: rec.Body.Bytes()})
+			switch read := body.read.Load(); {
+			case tc.code == 200 && read != int64(len(tc.body)):
+				t.Errorf("%d bytes of the body read, want all %d", read, len(tc.body))
+			case tc.code != 200 && read != 0:
+				t.Errorf("%d bytes of the body read, want none", read)
+			}
+		})
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -17,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,8 +24,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -254,6 +250,10 @@ func newDemo(o options, logger *slog.Logger) (_ *demo, err error) {
 	healthSrv := health.NewServer()
 	newServer := func(opts ...grpc.ServerOption) *grpc.Server {
 		srv := grpc.NewServer(append(opts,
+			// The tap refuses a call without a valid token before grpc-go
+			// reads its message; the interceptors decide the rest and back
+			// it up.
+			grpc.InTapHandle(auth.TapHandle),
 			grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
 			grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
 		)...)
@@ -276,9 +276,14 @@ func newDemo(o options, logger *slog.Logger) (_ *demo, err error) {
 		grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
 		return nil, fmt.Errorf("gateway connection: %w", err)
 	}
-	// WithAuthenticate decides the requests the gateway answers without a
-	// call (HEAD on a stream, a query that is not UTF-8) as the server would.
-	mux := gateway.NewServeMux([]gateway.Option{gateway.WithAuthenticate(auth.Authenticate)})
+	// One Gateway holds the REST face's settings. WithPrecheck gives it the
+	// interceptors' verdict, so that a request they would refuse for its
+	// credentials is answered before its body is read (and /metrics is
+	// guarded by the same decision); the interceptors still decide every
+	// call the gateway makes. The body limit is grpc-go's default receive
+	// limit, which the servers above keep.
+	gw := gateway.New(gateway.WithPrecheck(auth.Precheck))
+	mux := gw.NewServeMux()
 	ctx := context.Background()
 	if err = tokengatev1.RegisterStatusServiceHandlerClient(ctx, mux, tokengatev1.NewStatusServiceClient(d.conn)); err != nil {
 		return nil, err
@@ -292,8 +297,8 @@ func newDemo(o options, logger *slog.Logger) (_ *demo, err error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)
 	})
-	routes.Handle("GET /metrics", requireToken(auth, mux, promhttp.HandlerFor(registry, promhttp.HandlerOpts{})))
-	routes.Handle("/", gateway.Handler(mux))
+	routes.Handle("GET /metrics", gw.Guard(metricsMethod, promhttp.HandlerFor(registry, promhttp.HandlerOpts{})))
+	routes.Handle("/", gw.Wrap(mux))
 	// No WriteTimeout: it would cut every response at a fixed time after
 	// its request was read, and a server stream (GET /v1/echo/stream) may
 	// rightly last longer than any such limit (with auth on, until its
@@ -318,28 +323,6 @@ func orDefault(d, def time.Duration) time.Duration {
 		return d
 	}
 	return def
-}
-
-// requireToken guards a plain HTTP handler with the same decision as a gRPC
-// method, and answers a denial as the gateway does (401, RFC 6750 challenge,
-// JSON status).
-func requireToken(auth *interceptors.Authenticator, mux *runtime.ServeMux, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		md := metadata.MD{}
-		for _, v := range r.Header.Values("Authorization") {
-			md.Append(gateway.AuthorizationKey, v)
-		}
-		ctx := metadata.NewIncomingContext(r.Context(), md)
-		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-			// The caller, for the decision log.
-			ctx = peer.NewContext(ctx, &peer.Peer{Addr: net.TCPAddrFromAddrPort(ap)})
-		}
-		if _, err := auth.Authenticate(ctx, metricsMethod); err != nil {
-			runtime.HTTPError(r.Context(), mux, &runtime.JSONPb{}, w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // serve runs until ctx is done, then shuts down gracefully.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -223,4 +225,84 @@ func TestRotationDrill(t *testing.T) {
 		"removed user's stream ended %v after the users file changed",
 		callers.calls.Load(), tRotate.Round(time.Millisecond), tRefused.Round(time.Millisecond),
 		tAnaOld.Round(time.Millisecond), tBobOld.Round(time.Millisecond), tBob.Round(time.Millisecond))
+}
+
+// TestBadReloadsUnderLoad: each bad change of a policy file (an empty
+// secret file, a users file naming nobody, a deleted file, a file replaced
+// by a directory) leaves the old policy serving valid callers with no
+// failed call, and shows in the log and in the reload metric.
+func TestBadReloadsUnderLoad(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	secretFile, usersFile := filepath.Join(dir, "secret"), filepath.Join(dir, "users")
+	writeFile(t, secretFile, testSecret+"\n")
+	writeFile(t, usersFile, "ana\n")
+	var logs syncBuffer
+	o, err := parseOptions(nil, []string{"TOKENS_SECRET_FILE=" + secretFile, "TOKENS_USERS_FILE=" + usersFile}, "", io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startDemoWith(t, o, slog.New(slog.NewTextHandler(&logs, nil)))
+	ana := sign(t, testSecret, "ana", time.Now().Add(time.Hour))
+	rejected := func() string {
+		req, _ := http.NewRequestWithContext(testCtx(t), http.MethodGet, r.base+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+ana)
+		resp, err := r.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, `tokengate_policy_reloads_total{result="rejected"}`) {
+				return strings.Fields(line)[1]
+			}
+		}
+		return "0"
+	}
+
+	callers := &rotationCallers{stop: make(chan struct{})}
+	callers.current.Store(&ana)
+	callers.start(t, r, 20)
+	stopped := false
+	defer func() {
+		if !stopped {
+			close(callers.stop)
+			callers.wg.Wait()
+		}
+	}()
+
+	for i, bad := range []struct {
+		name string
+		do   func()
+	}{
+		{"empty secret file", func() { writeFile(t, secretFile, "") }},
+		{"users file naming nobody", func() { writeFile(t, secretFile, testSecret+"\n"); writeFile(t, usersFile, "# nobody\n , \n") }},
+		{"deleted users file", func() { os.Remove(usersFile) }},
+		{"users file replaced by a directory", func() {
+			if err := os.Mkdir(usersFile, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		logged := strings.Count(logs.String(), "new policy refused")
+		bad.do()
+		deadline := time.Now().Add(2 * time.Second)
+		for rejected() != fmt.Sprint(i+1) || strings.Count(logs.String(), "new policy refused") == logged {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: rejected reloads = %s, want %d; log:\n%s", bad.name, rejected(), i+1, logs.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond) // callers keep calling under the bad file
+	}
+	close(callers.stop)
+	callers.wg.Wait()
+	stopped = true
+	if n := callers.failures.Load(); n != 0 {
+		t.Errorf("%d of %d valid calls failed during bad reloads; first: %s", n, callers.calls.Load(), *callers.firstErr.Load())
+	}
+	if strings.Contains(logs.String(), testSecret) {
+		t.Error("the log holds the secret")
+	}
 }

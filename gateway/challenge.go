@@ -1,0 +1,67 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+)
+
+// challenge builds the WWW-Authenticate value. error="invalid_token" is
+// added only when the request presented a bearer token (RFC 6750 §3.1: a
+// request with no credentials gets no error code). The reason stays in the
+// JSON body; it is not repeated here.
+func challenge(realm string, r *http.Request) string {
+	ch := `Bearer realm="` + quoteSafe(realm) + `"`
+	if presentedBearer(r) {
+		ch += `, error="invalid_token"`
+	}
+	return ch
+}
+
+func presentedBearer(r *http.Request) bool {
+	for _, v := range r.Header.Values("Authorization") {
+		scheme, tok, _ := strings.Cut(v, " ")
+		if strings.EqualFold(scheme, "bearer") && strings.TrimSpace(tok) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// quoteSafe keeps only the characters RFC 6750 allows in a quoted value
+// (%x20-21 / %x23-5B / %x5D-7E): no quote, no backslash, nothing outside
+// printable ASCII.
+func quoteSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// challengeWriter sets WWW-Authenticate when a 401 status line is written,
+// after whatever grpc-gateway set before it.
+type challengeWriter struct {
+	http.ResponseWriter
+	challenge string
+	wrote     bool
+}
+
+func (w *challengeWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.wrote = true
+		if code == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", w.challenge)
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *challengeWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *challengeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

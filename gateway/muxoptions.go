@@ -1,0 +1,134 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/tokengate/tokengate/wire"
+)
+
+// ServeMuxOptions returns the runtime.ServeMux options that carry tokengate's
+// credentials from HTTP to gRPC metadata and its errors back:
+//
+//   - the Authorization header reaches the gRPC side as the authorization
+//     metadata, and only it: Grpc-Metadata-Authorization, X-Status-Token and
+//     Grpc-Metadata-X-Status-Token headers are dropped;
+//   - ?token= becomes x-status-token metadata on the status routes only;
+//   - with WithPrecheck, a request the server would refuse for its
+//     credentials is answered before its body is read;
+//   - a request that cannot become a gRPC call is answered without one: an
+//     Authorization value that is not printable ASCII gets 401 (grpc-gateway
+//     would drop it, so that of two values the other passed alone), and a
+//     query that is not UTF-8 once unescaped gets 400 (grpc-go would refuse
+//     to marshal it: a 500), after the credentials are checked;
+//   - a body larger than WithMaxBodySize gets 413;
+//   - Unauthenticated answers 401 with an RFC 6750 challenge.
+//
+// Pass them to runtime.NewServeMux after your own options, or use
+// NewServeMux: grpc-gateway keeps only the last header matcher and error
+// handler it is given, so an option of yours placed after them (such as
+// runtime.WithLegacyHeaderMatching) would let Grpc-Metadata-Authorization
+// through again.
+func (g *Gateway) ServeMuxOptions() []runtime.ServeMuxOption {
+	return []runtime.ServeMuxOption{
+		runtime.WithIncomingHeaderMatcher(incomingHeaderMatcher),
+		runtime.WithMetadata(g.statusTokenMetadata),
+		runtime.WithMetadata(g.decide),
+		runtime.WithMiddlewares(g.track),
+		runtime.WithErrorHandler(g.errorHandler),
+	}
+}
+
+// NewServeMux returns a runtime.ServeMux with muxOpts and then
+// ServeMuxOptions, which come last so that no option of yours can replace
+// the header matcher or error handler that keep credentials safe. Register
+// handlers on it against a gRPC connection (Register…HandlerFromEndpoint or
+// Register…HandlerClient), so that REST calls go through the server's
+// interceptors; Register…HandlerServer calls the service directly and would
+// skip authentication. Serve it with Wrap.
+func (g *Gateway) NewServeMux(muxOpts ...runtime.ServeMuxOption) *runtime.ServeMux {
+	return runtime.NewServeMux(append(slices.Clip(muxOpts), g.ServeMuxOptions()...)...)
+}
+
+// incomingHeaderMatcher is grpc-gateway's default matcher, except for the
+// headers that would let a caller add or override a credential. grpc-gateway
+// forwards Authorization itself, as authorization metadata, ahead of the
+// matched headers.
+func incomingHeaderMatcher(key string) (string, bool) {
+	switch strings.ToLower(key) {
+	case "authorization", // already forwarded; not again as grpcgateway-authorization
+		wire.StatusTokenKey,
+		strings.ToLower(runtime.MetadataHeaderPrefix) + wire.AuthorizationKey,
+		strings.ToLower(runtime.MetadataHeaderPrefix) + wire.StatusTokenKey:
+		return "", false
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// errorHandler is grpc-gateway's default error handler with an RFC 6750
+// challenge on 401 (grpc-gateway's own puts the gRPC message in
+// WWW-Authenticate, which is not a challenge), and the gateway's own
+// refusals answered in place of the errors they caused. (Errors of a
+// stream once it has started do not pass here; Wrap covers those.)
+func (g *Gateway) errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	var read int64
+	eof, inStream := false, false
+	if x := exchangeFrom(ctx); x != nil {
+		err = x.answer(err)
+		read, eof = x.body.n, x.body.eof
+		inStream = x.inStream && err == x.refusal
+	}
+	if leavesBodyUnread(r, read, eof) {
+		w.Header().Set("Connection", "close")
+	}
+	if err == errHeadOnStream {
+		w.Header().Set("Allow", http.MethodGet)
+	}
+	err = validUTF8Message(err)
+	if status.Code(err) == codes.Unauthenticated {
+		w = &challengeWriter{ResponseWriter: w, challenge: challenge(g.realm, r)}
+	}
+	if inStream {
+		streamError(ctx, mux, m, w, r, err)
+		return
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// streamError answers err as a streaming route answers the server's
+// refusal of its call: the error as the stream's one message,
+// {"error": …} and a delimiter, as grpc-gateway's ForwardResponseStream
+// writes it when the first message it receives is an error.
+func streamError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	st := status.Convert(err)
+	w.Header().Set("Content-Type", m.ContentType(st.Proto()))
+	w.WriteHeader(runtime.HTTPStatusFromCode(st.Code()))
+	runtime.HTTPStreamError(ctx, mux, m, w, r, err)
+	delimiter := []byte("\n")
+	if d, ok := m.(runtime.Delimited); ok {
+		delimiter = d.Delimiter()
+	}
+	_, _ = w.Write(delimiter)
+}
+
+// validUTF8Message replaces invalid UTF-8 in a status error's message.
+// grpc-gateway echoes some request input in its own errors (a bad
+// Grpc-Timeout header: InvalidArgument), and cannot marshal a message that
+// is not UTF-8: it would answer 500 "failed to marshal error message"
+// instead of the error's own code.
+func validUTF8Message(err error) error {
+	se, ok := err.(interface{ GRPCStatus() *status.Status })
+	if !ok || utf8.ValidString(se.GRPCStatus().Message()) {
+		return err
+	}
+	p := se.GRPCStatus().Proto()
+	p.Message = strings.ToValidUTF8(p.Message, "\uFFFD")
+	return status.FromProto(p).Err()
+}
