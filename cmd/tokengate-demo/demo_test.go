@@ -1095,7 +1095,7 @@ func TestDecisionLogNamesTheCaller(t *testing.T) {
 		via          string
 	}{
 		{"through the gateway's connection: the caller's address, the gateway as via", "/grpc.health.v1.Health/Check",
-			func(p string) bool { return p == "127.0.0.1" }, "bufconn"},
+			func(p string) bool { return p == "127.0.0.1" }, "pipe"},
 		{"REST refused by the gateway before the call (GET /status): the caller's connection", "/tokengate.v1.StatusService/Status",
 			loopbackPort.MatchString, ""},
 		{"REST decided without a call (HEAD on a stream): the caller's connection", "/tokengate.v1.EchoService/ServerStreamingEcho",

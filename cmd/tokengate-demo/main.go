@@ -25,7 +25,6 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/tokengate/tokengate/gateway"
 	"github.com/tokengate/tokengate/interceptors"
@@ -163,7 +162,7 @@ type demo struct {
 	watcher   *interceptors.FileWatcher
 	hup       chan os.Signal // SIGHUP: read the policy again
 	grpcLis   net.Listener
-	inproc    *bufconn.Listener // the gateway's way in
+	inproc    *memListener // the gateway's way in
 	httpLis   net.Listener
 	pprofLis  net.Listener
 	grpcSrv   *grpc.Server
@@ -196,9 +195,9 @@ func newDemo(o options, logger *slog.Logger) (_ *demo, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// The gateway's calls arrive over bufconn, which no outside caller can
+	// The gateway's calls arrive over net.Pipe, which no outside caller can
 	// reach; on them, the REST caller is the last x-forwarded-for entry.
-	fromGateway := func(a net.Addr) bool { return a.Network() == "bufconn" }
+	fromGateway := func(a net.Addr) bool { return a.Network() == memNetwork }
 	auth, err := interceptors.New(o.auth,
 		interceptors.WithLogger(logger),
 		interceptors.WithDecisionHook(interceptors.LogDecisions(logger, interceptors.WithTrustedGateway(fromGateway))),
@@ -267,10 +266,9 @@ func newDemo(o options, logger *slog.Logger) (_ *demo, err error) {
 	auth.KnowMethods(d.grpcSrv) // decisions name only registered methods
 
 	// The gateway reaches the gRPC server over a real gRPC connection, so
-	// REST calls pass the same interceptors, but in memory (grpc-go's
-	// bufconn listener) rather than over loopback TCP: a quarter less CPU
-	// per REST call on this kind of machine.
-	d.inproc = bufconn.Listen(1 << 20)
+	// REST calls pass the same interceptors, but in memory (memListener)
+	// rather than over loopback TCP, which costs more per REST call.
+	d.inproc = newMemListener()
 	dialInproc := func(ctx context.Context, _ string) (net.Conn, error) { return d.inproc.DialContext(ctx) }
 	if d.conn, err = grpc.NewClient("passthrough:///in-process", grpc.WithContextDialer(dialInproc),
 		grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
