@@ -69,9 +69,9 @@ var fileNames = []string{envSecret, envPreviousSecret, envUsers, envStatusToken}
 var envNames = []string{envSecret, envPreviousSecret, envUsers, envStatusToken, envLeeway, envCacheSize,
 	envSecret + fileSuffix, envPreviousSecret + fileSuffix, envUsers + fileSuffix, envStatusToken + fileSuffix}
 
-// DotEnvFile is where ConfigFromEnv looks, in the working directory, for
+// dotEnvFile is where ConfigFromEnv looks, in the working directory, for
 // the variables the environment lacks, as Brevia does.
-const DotEnvFile = ".env"
+const dotEnvFile = ".env"
 
 // ConfigFromEnv reads the Config as Brevia reads its settings: each
 // variable from the process environment if it is set there (even empty),
@@ -79,7 +79,7 @@ const DotEnvFile = ".env"
 // libraries should take a Config from their caller. See ConfigFromEnviron
 // for the rules and the errors.
 func ConfigFromEnv() (Config, error) {
-	return ConfigFromEnviron(os.Environ(), DotEnvFile)
+	return ConfigFromEnviron(os.Environ(), dotEnvFile)
 }
 
 // ConfigFromEnviron is ConfigFromEnv with the environment given as
@@ -92,8 +92,13 @@ func ConfigFromEnv() (Config, error) {
 // an error, to stop the server at startup: a .env that exists but cannot be
 // read or decoded, a malformed .env line that mentions one of the
 // variables, a variable set twice in one source under different spellings
-// with different values, and the value errors of ConfigFromLookup. Errors
-// name variables and lines, never a secret.
+// with different values, a variable set both directly and through its
+// _FILE variable (ErrBothSet), a _FILE that cannot be read (ErrPolicyFile)
+// or holds an empty secret, a TOKENS_USERS that is set but names no user
+// (ErrNoUsers), a TOKENS_LEEWAY that is not a duration or is outside what
+// token.CheckLeeway allows, and a TOKENS_CACHE_SIZE that is not an integer
+// up to token.MaxCacheSize. Errors name variables and lines, never a
+// secret.
 func ConfigFromEnviron(environ []string, dotEnvPath string) (Config, error) {
 	values, err := settings.Load(environ, dotEnvPath, envNames...)
 	if err != nil {
@@ -118,14 +123,10 @@ func PolicyFiles(environ []string, dotEnvPath string) ([]string, error) {
 	return files, nil
 }
 
-// ConfigFromLookup reads the variables, spelt exactly as the Env constants,
-// from another source of variables; it reads no .env file. Its errors: a
-// TOKENS_USERS that is set but names no user (only commas and spaces:
-// ErrNoUsers), a
-// TOKENS_LEEWAY that is not a duration or is outside what
-// token.CheckLeeway allows, a TOKENS_CACHE_SIZE that is not an integer up
-// to token.MaxCacheSize.
-func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
+// configFromLookup reads the variables, spelt exactly, from another source
+// of variables; it reads no .env file. The tests drive the value rules
+// through it.
+func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	return configFrom(lookup)
 }
 

@@ -190,7 +190,7 @@ func TestConfigFromEnv(t *testing.T) {
 }
 
 // A server reads its Config as Brevia reads its settings: the environment
-// first, then ./.env (interceptors.DotEnvFile), names in any case. Here the
+// first, then ./.env (.env), names in any case. Here the
 // .env file is a temporary one.
 func ExampleConfigFromEnviron() {
 	dir, err := os.MkdirTemp("", "config-example")

@@ -8,4 +8,5 @@ var (
 	ReadPolicyFile      = readPolicyFile
 	MaxPolicyFileSize   = settings.MaxFileSize
 	ParseUsers          = parseUsers
+	ConfigFromLookup    = configFromLookup
 )

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -82,7 +83,8 @@ func (a h2Answer) String() string {
 }
 
 // rawGRPC makes one UnaryEcho call on a new HTTP/2 connection, writing the
-// header fields as given: no client-side validation.
+// header fields as given (a pseudo-header such as :path replaces the
+// default one): no client-side validation.
 func rawGRPC(t *testing.T, addr string, fields ...hpack.HeaderField) h2Answer {
 	t.Helper()
 	conn := dialRaw(t, addr)
@@ -97,14 +99,25 @@ func rawGRPC(t *testing.T, addr string, fields ...hpack.HeaderField) h2Answer {
 	}
 	var block bytes.Buffer
 	enc := hpack.NewEncoder(&block)
-	for _, f := range append([]hpack.HeaderField{
+	all := []hpack.HeaderField{
 		{Name: ":method", Value: "POST"},
 		{Name: ":scheme", Value: "http"},
 		{Name: ":path", Value: "/tokengate.v1.EchoService/UnaryEcho"},
 		{Name: ":authority", Value: addr},
 		{Name: "content-type", Value: "application/grpc"},
 		{Name: "te", Value: "trailers"},
-	}, fields...) {
+	}
+	for _, f := range fields {
+		// A pseudo-header given replaces the default one (there may be one
+		// of each); other fields are added.
+		i := slices.IndexFunc(all, func(d hpack.HeaderField) bool { return strings.HasPrefix(f.Name, ":") && d.Name == f.Name })
+		if i >= 0 {
+			all[i] = f
+		} else {
+			all = append(all, f)
+		}
+	}
+	for _, f := range all {
 		if err := enc.WriteField(f); err != nil {
 			t.Fatal(err)
 		}

@@ -54,7 +54,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(ctx, os.Args[1:], os.Environ(), interceptors.DotEnvFile, logger); err != nil {
+	if err := run(ctx, os.Args[1:], os.Environ(), ".env", logger); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
@@ -66,10 +66,13 @@ func main() {
 // options are the demo's settings: addresses and files from flags or the
 // environment, auth from interceptors.ConfigFromEnviron.
 type options struct {
-	grpcAddr  string
-	httpAddr  string
-	pprofAddr string // "" serves no profiles
-	auth      interceptors.Config
+	// withoutTap leaves the tap out, so that tests can show every decision
+	// is the same with it and without it.
+	withoutTap bool
+	grpcAddr   string
+	httpAddr   string
+	pprofAddr  string // "" serves no profiles
+	auth       interceptors.Config
 	// loadAuth reads auth again (SIGHUP, a changed policy file); nil
 	// means it never changes.
 	loadAuth func() (interceptors.Config, error)
@@ -247,12 +250,15 @@ func newDemo(o options, logger *slog.Logger) (_ *demo, err error) {
 	// callers, over TLS when configured, and one for the gateway's own
 	// in-memory connection, which stays plaintext.
 	healthSrv := health.NewServer()
+	var tap []grpc.ServerOption
+	if !o.withoutTap {
+		// The tap refuses a call without a valid token before grpc-go
+		// reads its message; the interceptors decide the rest and back it
+		// up.
+		tap = append(tap, grpc.InTapHandle(auth.TapHandle))
+	}
 	newServer := func(opts ...grpc.ServerOption) *grpc.Server {
-		srv := grpc.NewServer(append(opts,
-			// The tap refuses a call without a valid token before grpc-go
-			// reads its message; the interceptors decide the rest and back
-			// it up.
-			grpc.InTapHandle(auth.TapHandle),
+		srv := grpc.NewServer(append(append(opts, tap...),
 			grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
 			grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
 		)...)
