@@ -34,6 +34,13 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+// String returns what was written so far.
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // take returns the lines written so far and forgets them.
 func (b *logBuffer) take() []string {
 	b.mu.Lock()

@@ -65,6 +65,14 @@ func testServerWired(t *testing.T, withTap bool, cfg interceptors.Config, opts .
 	tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{})
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 
+	conn := serveInMemory(t, srv)
+	return conn
+}
+
+// serveInMemory serves srv on an in-memory listener and returns a
+// connection to it; both stop with the test.
+func serveInMemory(t *testing.T, srv *grpc.Server) *grpc.ClientConn {
+	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	go func() { _ = srv.Serve(lis) }()
 	conn, err := grpc.NewClient("passthrough:///bufconn",
@@ -327,18 +335,7 @@ func TestMethodNamesSplitWhereGRPCSplitsThem(t *testing.T) {
 		grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error { return nil }), // a proxy that says OK
 		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
-	lis := bufconn.Listen(1 << 16)
-	go func() { _ = srv.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///bufconn",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		srv.Stop()
-	})
+	conn := serveInMemory(t, srv)
 	call := func(ctx context.Context, method string) error {
 		s, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, method)
 		if err != nil {

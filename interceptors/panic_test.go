@@ -1,21 +1,16 @@
 package interceptors_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/tokengate/tokengate/interceptors"
 	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
@@ -59,18 +54,7 @@ func serveWithRecovery(t *testing.T, echo tokengatev1.EchoServiceServer, opts ..
 		grpc.ChainStreamInterceptor(recovery.StreamServerInterceptor(toInternal), a.StreamServerInterceptor()),
 	)
 	tokengatev1.RegisterEchoServiceServer(srv, echo)
-	lis := bufconn.Listen(1 << 20)
-	go func() { _ = srv.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///bufconn",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		srv.Stop()
-	})
+	conn := serveInMemory(t, srv)
 	return tokengatev1.NewEchoServiceClient(conn)
 }
 
@@ -122,30 +106,13 @@ func (e lateEcho) BidirectionalStreamingEcho(grpc.BidiStreamingServer[tokengatev
 	panic("late handler bug")
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A handler that outlives the stream tokengate ended at expiry is still
 // watched: its panic is logged with the method, instead of killing the
 // process or vanishing, and nothing is left running once it returns (the
 // package's goleak check).
 func TestAbandonedStreamHandlerIsObserved(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs logBuffer
 	echo := lateEcho{started: make(chan struct{}), release: make(chan struct{})}
 	client := serveWithRecovery(t, echo, interceptors.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 

@@ -5,17 +5,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/tokengate/tokengate/interceptors"
 	"github.com/tokengate/tokengate/internal/demoservice"
@@ -34,18 +31,7 @@ func serveAuth(t *testing.T, a *interceptors.Authenticator) *grpc.ClientConn {
 	)
 	tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{})
 	healthpb.RegisterHealthServer(srv, health.NewServer())
-	lis := bufconn.Listen(1 << 20)
-	go func() { _ = srv.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///bufconn",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		srv.Stop()
-	})
+	conn := serveInMemory(t, srv)
 	return conn
 }
 

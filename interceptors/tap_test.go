@@ -2,7 +2,6 @@ package interceptors_test
 
 import (
 	"context"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,11 +10,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/tap"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/tokengate/tokengate/interceptors"
 	"github.com/tokengate/tokengate/internal/demoservice"
@@ -56,18 +53,7 @@ func TestTapDecidesBeforeTheStream(t *testing.T) {
 		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
 	tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{})
-	lis := bufconn.Listen(1 << 20)
-	go func() { _ = srv.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///bufconn",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		srv.Stop()
-	})
+	conn := serveInMemory(t, srv)
 	echo := tokengatev1.NewEchoServiceClient(conn)
 
 	for _, kind := range callKinds {

@@ -39,6 +39,13 @@ func serve(t *testing.T, hook interceptors.DecisionHook, srvOpts ...grpc.ServerO
 		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))...)
 	tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{})
+	return serveInMemory(t, srv)
+}
+
+// serveInMemory serves srv on an in-memory listener and returns a
+// connection to it; both stop with the test.
+func serveInMemory(t *testing.T, srv *grpc.Server) *grpc.ClientConn {
+	t.Helper()
 	lis := bufconn.Listen(1 << 16)
 	go func() { _ = srv.Serve(lis) }()
 	conn, err := grpc.NewClient("passthrough:///bufconn",
@@ -249,19 +256,7 @@ func serveKnown(t *testing.T, hook interceptors.DecisionHook) *grpc.ClientConn {
 		grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
 	tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{})
 	a.KnowMethods(srv)
-	lis := bufconn.Listen(1 << 16)
-	go func() { _ = srv.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///bufconn",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		srv.Stop()
-	})
-	return conn
+	return serveInMemory(t, srv)
 }
 
 // A caller-chosen method name that is not valid UTF-8 once made the
