@@ -28,7 +28,10 @@ import (
 //     would drop it, so that of two values the other passed alone), and a
 //     query that is not UTF-8 once unescaped gets 400 (grpc-go would refuse
 //     to marshal it: a 500), after the credentials are checked;
-//   - a body larger than WithMaxBodySize gets 413;
+//   - a body larger than WithMaxBodySize gets 413 (this bound holds even
+//     for grpc-gateway's fallback from a form POST to a GET route, which
+//     parses the form before the route, and so the credentials, are known:
+//     the one case where a refused request's body is read);
 //   - Unauthenticated answers 401 with an RFC 6750 challenge.
 //
 // Pass them to runtime.NewServeMux after your own options, or use

@@ -42,8 +42,10 @@ type Decision struct {
 	StreamEnded bool
 }
 
-// DecisionHook sees every decision. It runs on the call's goroutine, so it
-// must be quick and safe for concurrent use.
+// DecisionHook sees every decision. It runs on the call's goroutine, or,
+// for calls TapHandle decides, on the connection's reader goroutine with a
+// transport lock held, so it must be quick, never block, and be safe for
+// concurrent use.
 type DecisionHook func(ctx context.Context, d Decision)
 
 // Option configures an Authenticator.
@@ -93,7 +95,8 @@ type Authenticator struct {
 	logger        *slog.Logger
 	// known holds the methods the server registered (KnowMethods); nil
 	// until then.
-	known atomic.Pointer[map[string]struct{}]
+	known              atomic.Pointer[map[string]struct{}]
+	warnUnknownMethods sync.Once // TapHandle without KnowMethods
 }
 
 // New builds an Authenticator from cfg. With an empty cfg.Secret
@@ -234,11 +237,27 @@ func (a *Authenticator) authenticate(ctx context.Context, fullMethod string, fro
 		if !wire.Canonical(fullMethod) {
 			return nil, a.refuseMethod(ctx)
 		}
-		if c := callerFrom(ctx); c != nil && c.tapped {
+		if c := callerFrom(ctx); c != nil && c.tapped && a.stillValid(c) {
 			return ctx, nil // decided, reported and carried by TapHandle
 		}
 	}
 	return a.decideAndReport(ctx, nil, fullMethod, fromServer)
+}
+
+// stillValid reports whether a call TapHandle let in may still go on when
+// the interceptors run, which for a unary call is only once its whole
+// message has arrived: the tap must have been this Authenticator's, under
+// the policy still in force, and the token must not have expired since.
+// Otherwise the interceptors decide again.
+func (a *Authenticator) stillValid(c *callerContext) bool {
+	if c.policy != a.policy.Load() { // another policy, or another Authenticator
+		return false
+	}
+	if c.statusToken {
+		return true
+	}
+	exp := c.verified.Claims().ExpiresAt
+	return !time.Now().Truncate(time.Second).After(exp.Add(c.policy.leeway))
 }
 
 // decideAndReport decides one call and reports it to the hooks. md is the

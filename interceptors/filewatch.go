@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"time"
 
@@ -50,9 +51,10 @@ const debounce = 50 * time.Millisecond
 // NewFileWatcher watches files and, whenever one of them changes, applies
 // the Config that load returns with a.Update. load is typically
 // ConfigFromEnv, which reads the _FILE variables; files are the paths it
-// reads (see ConfigFiles). A change takes effect within about 100ms on
+// reads (see PolicyFiles). With no files it reads the policy only when
+// Reload is called. A change takes effect within about 150ms on
 // file systems that report events, and within poll otherwise (0 means
-// defaultPollInterval). Close stops it.
+// 5s). Close stops it.
 func NewFileWatcher(a *Authenticator, load func() (Config, error), files []string, poll time.Duration) (*FileWatcher, error) {
 	if poll <= 0 {
 		poll = defaultPollInterval
@@ -100,8 +102,12 @@ func (w *FileWatcher) watchDirs() error {
 
 func (w *FileWatcher) run() {
 	defer close(w.done)
-	tick := time.NewTicker(w.poll)
-	defer tick.Stop()
+	var poll <-chan time.Time
+	if len(w.files) > 0 { // with no files, only Reload reads the policy
+		tick := time.NewTicker(w.poll)
+		defer tick.Stop()
+		poll = tick.C
+	}
 	var settle <-chan time.Time
 	for {
 		select {
@@ -122,7 +128,7 @@ func (w *FileWatcher) run() {
 		case <-settle:
 			settle = nil
 			_ = w.Reload()
-		case <-tick.C:
+		case <-poll:
 			_ = w.Reload()
 		}
 	}
@@ -134,7 +140,7 @@ func (w *FileWatcher) run() {
 func (w *FileWatcher) Reload() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	cfg, err := w.load()
+	cfg, err := w.settledLoad()
 	if err == nil {
 		err = w.a.update(cfg)
 	}
@@ -150,6 +156,31 @@ func (w *FileWatcher) Reload() error {
 	w.failed = ""
 	_ = w.watchDirs() // a swapped symlink may now resolve elsewhere
 	return nil
+}
+
+// errStillChanging refuses a policy whose files kept changing between reads.
+var errStillChanging = errors.New("interceptors: policy files still changing; the next change will be read")
+
+// settledLoad reads the policy until two reads a debounce apart agree, so
+// that a file caught half-written (a users list cut after "bob" of
+// "bobby") is not applied.
+func (w *FileWatcher) settledLoad() (Config, error) {
+	prev, err := w.load()
+	for range 3 {
+		if err != nil {
+			return Config{}, err
+		}
+		time.Sleep(debounce)
+		var cfg Config
+		if cfg, err = w.load(); err == nil && reflect.DeepEqual(cfg, prev) {
+			return cfg, nil
+		}
+		prev = cfg
+	}
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{}, errStillChanging
 }
 
 // Close stops watching. The Authenticator keeps the policy it has.

@@ -135,7 +135,7 @@ func TestAbandonedStreamHandlerIsObserved(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if out := logs.String(); !strings.Contains(out, "panicked after its stream was ended") ||
+	if out := logs.String(); !strings.Contains(out, "panicked after tokengate ended its stream") ||
 		!strings.Contains(out, "/tokengate.v1.EchoService/BidirectionalStreamingEcho") {
 		t.Errorf("log does not say what happened where:\n%s", out)
 	}

@@ -18,6 +18,7 @@ type policy struct {
 	verifier    *token.Verifier // nil when authentication is off
 	statusToken []byte
 	leeway      time.Duration
+	users       map[string]struct{} // the allow-list; nil: any user
 	// From the Config, to tell a new Config that changes nothing.
 	cfg Config
 }
@@ -34,6 +35,11 @@ var (
 	// ErrFixedSetting refuses a new Config that changes StatusMethods or
 	// PublicMethods, which shape the interceptors and are fixed at New.
 	ErrFixedSetting = errors.New("interceptors: StatusMethods and PublicMethods are fixed at startup")
+	// ErrCannotWiden refuses a new Config without a user list when the
+	// policy in force has one: a reload never turns "these users" into
+	// "any user" (a list line lost from a file being rewritten would do
+	// just that). Restart to drop the list.
+	ErrCannotWiden = errors.New("interceptors: a reload cannot drop the users allow-list (any user would be let in)")
 	// ErrStatusTokenChanged ends a stream opened with a status token that a
 	// new policy no longer accepts.
 	ErrStatusTokenChanged = errors.New("interceptors: status token changed")
@@ -45,6 +51,14 @@ func (a *Authenticator) newPolicy(cfg Config) (*policy, error) {
 		return nil, err
 	}
 	p := &policy{statusToken: []byte(cfg.StatusToken), leeway: cfg.Leeway, cfg: cfg}
+	for _, u := range cfg.Users {
+		if u != "" {
+			if p.users == nil {
+				p.users = map[string]struct{}{}
+			}
+			p.users[u] = struct{}{}
+		}
+	}
 	if cfg.Secret == "" {
 		return p, nil
 	}
@@ -116,8 +130,9 @@ func WithPolicyHook(h PolicyHook) Option {
 // decision hooks like any denial. Streams it still accepts go on.
 //
 // A Config that New would refuse is refused here too, and so is one that
-// turns authentication off (ErrCannotDisable) or changes StatusMethods or
-// PublicMethods (ErrFixedSetting): then nothing changes, the old policy
+// turns authentication off (ErrCannotDisable), drops the users allow-list
+// (ErrCannotWiden) or changes StatusMethods or PublicMethods
+// (ErrFixedSetting; nil means unchanged): then nothing changes, the old policy
 // keeps serving, and the error is logged and reported to the policy hooks.
 // Update is safe to call concurrently with calls and with itself.
 func (a *Authenticator) Update(cfg Config) error {
@@ -134,7 +149,8 @@ func (a *Authenticator) update(cfg Config) error {
 		return ErrStartedDisabled
 	case cfg.Secret == "":
 		return ErrCannotDisable
-	case !slices.Equal(cfg.StatusMethods, a.cfg.StatusMethods) || !slices.Equal(cfg.PublicMethods, a.cfg.PublicMethods):
+	case cfg.StatusMethods != nil && !slices.Equal(cfg.StatusMethods, a.cfg.StatusMethods),
+		cfg.PublicMethods != nil && !slices.Equal(cfg.PublicMethods, a.cfg.PublicMethods):
 		return ErrFixedSetting
 	}
 	a.updateMu.Lock()
@@ -145,6 +161,9 @@ func (a *Authenticator) update(cfg Config) error {
 	p, err := a.newPolicy(cfg)
 	if err != nil {
 		return err
+	}
+	if p.users == nil && a.policy.Load().users != nil {
+		return ErrCannotWiden
 	}
 	if len(cfg.Secret) < token.MinSecretSize {
 		a.logger.Warn("tokengate: the new secret is shorter than 32 bytes; make a stronger one with `openssl rand -hex 32`",
@@ -187,6 +206,13 @@ func (p *policy) refuses(s *openStream) error {
 	}
 	_, err := p.verifier.Verify(s.token)
 	if errors.Is(err, token.ErrExpired) || errors.Is(err, token.ErrNotYetValid) {
+		// The verifier judges time before the user, and the signature
+		// before both: the signature holds, and the user is left to judge.
+		if p.users != nil {
+			if _, ok := p.users[s.user]; !ok {
+				return token.ErrUserNotAllowed
+			}
+		}
 		return nil
 	}
 	return err

@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/tap"
 
 	"github.com/tokengate/tokengate/interceptors"
 	"github.com/tokengate/tokengate/internal/demoservice"
@@ -334,4 +336,81 @@ func TestUpdateConcurrentWithCalls(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// A unary call the tap let in reaches the interceptors only once its whole
+// message has arrived, which a client can delay: if the policy changed or
+// the token expired meanwhile, the interceptors decide again, and a tap's
+// caller means nothing to another Authenticator.
+func TestTapDecisionDoesNotOutliveItsPolicy(t *testing.T) {
+	t.Parallel()
+	const method = "/tokengate.v1.EchoService/UnaryEcho"
+	tapped := func(a *interceptors.Authenticator, tok string) context.Context {
+		t.Helper()
+		md := metadata.Pairs("authorization", "Bearer "+tok)
+		ctx, err := a.TapHandle(metadata.NewIncomingContext(context.Background(), md), &tap.Info{FullMethodName: method, Header: md})
+		if err != nil {
+			t.Fatalf("tap refused: %v", err)
+		}
+		return grpc.NewContextWithServerTransportStream(ctx, fakeStream{method: method})
+	}
+	a, err := interceptors.New(interceptors.Config{Secret: secret, Users: []string{"ana", "bob"}}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := tapped(a, mustSign(t, secret, "bob", time.Now().Add(time.Hour)))
+	if _, err := a.AuthFunc(bob); err != nil {
+		t.Fatalf("same policy: %v", err)
+	}
+	if err := a.Update(interceptors.Config{Secret: secret, Users: []string{"ana"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.AuthFunc(bob)
+	assertCode(t, err, codes.Unauthenticated, "user not allowed")
+
+	other, err := interceptors.New(interceptors.Config{Secret: newSecret}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = other.AuthFunc(tapped(a, mustSign(t, secret, "ana", time.Now().Add(time.Hour))))
+	assertCode(t, err, codes.Unauthenticated, "signature does not match")
+
+	soon := tapped(a, mustSign(t, secret, "ana", time.Now().Truncate(time.Second)))
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1100 * time.Millisecond)))
+	_, err = a.AuthFunc(soon)
+	assertCode(t, err, codes.Unauthenticated, "token expired")
+}
+
+// A stream whose token is past exp but within the leeway is still judged on
+// its user when the policy changes: the verifier reports the time first,
+// and the user must not hide behind it.
+func TestUpdateEndsStreamsWithinTheLeeway(t *testing.T) {
+	t.Parallel()
+	a, err := interceptors.New(interceptors.Config{Secret: secret, Users: []string{"ana", "bob"}, Leeway: time.Minute}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := tokengatev1.NewEchoServiceClient(serveAuth(t, a))
+	late := withMD("authorization", "Bearer "+mustSign(t, secret, "bob", time.Now().Add(-2*time.Second)))
+	s := openEcho(t, echo, late)
+	if err := a.Update(interceptors.Config{Secret: secret, Users: []string{"ana"}, Leeway: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	assertEnded(t, s, "user not allowed")
+}
+
+// A reload never widens "these users" to "anyone", and a Config that
+// leaves StatusMethods and PublicMethods nil keeps the ones in force.
+func TestUpdateCannotWidenAndKeepsFixedSettings(t *testing.T) {
+	t.Parallel()
+	a, err := interceptors.New(interceptors.Config{Secret: secret, Users: []string{"ana"}, PublicMethods: []string{"/x.Public/"}}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Update(interceptors.Config{Secret: secret}); !errors.Is(err, interceptors.ErrCannotWiden) {
+		t.Errorf("dropping the users list: %v, want ErrCannotWiden", err)
+	}
+	if err := a.Update(interceptors.Config{Secret: newSecret, Users: []string{"ana"}}); err != nil {
+		t.Errorf("a Config leaving PublicMethods nil: %v", err)
+	}
 }

@@ -53,6 +53,7 @@ func runHandler(done chan<- handlerOutcome, handler grpc.StreamHandler, srv any,
 // it in, and where to tell it that a new policy refuses it.
 type openStream struct {
 	token       string  // the bearer token; "" when let in by the status token
+	user        string  // the token's user
 	statusToken bool    // let in by the status token
 	policy      *policy // the policy that let it in
 	revoked     chan error
@@ -129,7 +130,7 @@ func (a *Authenticator) watchStream(srv any, ss grpc.ServerStream, info *grpc.St
 	if c == nil || c.policy == nil {
 		return handler(srv, ss) // a public method: nothing to watch
 	}
-	s := &openStream{token: c.token, statusToken: c.statusToken, policy: c.policy, revoked: make(chan error, 1)}
+	s := &openStream{token: c.token, user: c.verified.User(), statusToken: c.statusToken, policy: c.policy, revoked: make(chan error, 1)}
 	a.streams.add(s)
 	defer a.streams.remove(s)
 	// An Update that swapped the policy after this stream was let in, but
@@ -190,12 +191,12 @@ func (a *Authenticator) watchAbandoned(done <-chan handlerOutcome, method string
 	select {
 	case out = <-done:
 	case <-timer.C:
-		a.logger.Warn("tokengate: stream handler still running after its stream was ended at token expiry; it should return when its context is done",
+		a.logger.Warn("tokengate: stream handler still running after tokengate ended its stream (token expired or revoked); it should return when its context is done",
 			"method", method, "after", grace)
 		out = <-done
 	}
 	if out.panicked {
-		a.logger.Error("tokengate: stream handler panicked after its stream was ended at token expiry",
+		a.logger.Error("tokengate: stream handler panicked after tokengate ended its stream (token expired or revoked)",
 			"method", method, "panic", fmt.Sprint(out.panicValue), "stack", string(out.stack))
 	}
 }

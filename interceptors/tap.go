@@ -17,6 +17,11 @@ import (
 // that instead of deciding again; they still decide every call that did
 // not come through the tap (a server without it, a non-gRPC path).
 //
+// The tap sees every method name a caller sends, registered or not: call
+// KnowMethods once the services are registered, so that decisions (logs,
+// metric labels) name only registered methods; until then the first call
+// logs a warning.
+//
 // The decision is the interceptors' own: the same credentials, status
 // methods, decision hooks, logs, metrics, and, through the interceptors,
 // the same stream expiry and revocation. Public methods and a server with
@@ -33,9 +38,16 @@ import (
 //
 // grpc.InTapHandle is experimental in grpc-go. Everything works without
 // it: the interceptors are the backstop, and nothing a caller sends can
-// make them believe the tap ran.
+// make them believe the tap ran. They trust the tap's caller only while it
+// holds: a unary call reaches them once its whole message has arrived, and
+// if the policy changed or the token expired meanwhile, they decide again.
 func (a *Authenticator) TapHandle(ctx context.Context, info *tap.Info) (context.Context, error) {
 	method := info.FullMethodName
+	if a.known.Load() == nil {
+		a.warnUnknownMethods.Do(func() {
+			a.logger.Warn("tokengate: TapHandle runs before grpc-go routes a call, so decisions carry any method name a caller sends; call Authenticator.KnowMethods(srv) once the services are registered")
+		})
+	}
 	if !wire.Canonical(method) {
 		return nil, a.refuseMethod(ctx)
 	}

@@ -28,14 +28,15 @@
 // The method label is the full gRPC method name, "/pkg.Service/Method". It
 // stays bounded because gRPC calls interceptors only for the methods
 // registered on the server: a call to any other name is answered
-// Unimplemented before the Authenticator, and so this hook, sees it. A
-// grpc.UnknownServiceHandler breaks that bound, since it runs the stream
-// interceptors for every name a client sends: call
+// Unimplemented before the interceptors, and so this hook, see it. Two
+// things break that bound: the Authenticator's TapHandle, which runs before
+// grpc-go routes a call, and a grpc.UnknownServiceHandler, which runs the
+// stream interceptors for every name a client sends. With either, call
 // Authenticator.KnowMethods(srv) once the services are registered, and
 // every other name is counted as interceptors.UnregisteredMethod. Names
-// that are not valid UTF-8, do not start with "/" or are longer than
-// 256 bytes are folded the same way even without it,
-// so no caller can make the hook panic.
+// that are not valid UTF-8, do not start with "/" or are longer than 256
+// bytes are folded the same way even without it, so no caller can make the
+// hook panic.
 //
 // The reason label has a fixed set of values, and no label ever carries a
 // user or a token.

@@ -16,16 +16,23 @@ const MaxFileSize = 64 << 10
 // regular, and a file over MaxFileSize; its errors name the path, never the
 // content.
 func ReadFile(path string) (string, error) {
+	// Stat first: opening a named pipe would block until a writer came.
+	info, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if !info.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
+	if info, err = f.Stat(); err != nil {
 		return "", err
 	}
-	if !info.Mode().IsRegular() {
+	if !info.Mode().IsRegular() { // swapped for something else meanwhile
 		return "", fmt.Errorf("%s is not a regular file", path)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
