@@ -3,8 +3,6 @@ package main
 import (
 	"crypto/tls"
 	"fmt"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"sync"
 	"time"
@@ -80,17 +78,4 @@ func fileStamp(files ...string) (string, error) {
 		s += fmt.Sprintf("%s:%d:%d;", f, info.ModTime().UnixNano(), info.Size())
 	}
 	return s, nil
-}
-
-// pprofHandler serves net/http/pprof's endpoints under /debug/pprof/, on a
-// mux of its own rather than http.DefaultServeMux, so that they never
-// reach the public listener.
-func pprofHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return mux
 }
