@@ -96,7 +96,8 @@ type Authenticator struct {
 	// known holds the methods the server registered (KnowMethods); nil
 	// until then.
 	known              atomic.Pointer[map[string]struct{}]
-	warnUnknownMethods sync.Once // TapHandle without KnowMethods
+	tapUsed            atomic.Bool // TapHandle has run at least once
+	warnUnknownMethods sync.Once   // TapHandle without KnowMethods
 }
 
 // New builds an Authenticator from cfg. With an empty cfg.Secret
@@ -237,8 +238,12 @@ func (a *Authenticator) authenticate(ctx context.Context, fullMethod string, fro
 		if !wire.Canonical(fullMethod) {
 			return nil, a.refuseMethod(ctx)
 		}
-		if c := callerFrom(ctx); c != nil && c.tapped && a.stillValid(c) {
-			return ctx, nil // decided, reported and carried by TapHandle
+		// Looked up only once a tap has run: a miss walks the whole
+		// context chain.
+		if a.tapUsed.Load() {
+			if c := callerFrom(ctx); c != nil && c.tapped && a.stillValid(c) {
+				return ctx, nil // decided, reported and carried by TapHandle
+			}
 		}
 	}
 	return a.decideAndReport(ctx, nil, fullMethod, fromServer)
@@ -250,14 +255,15 @@ func (a *Authenticator) authenticate(ctx context.Context, fullMethod string, fro
 // the policy still in force, and the token must not have expired since.
 // Otherwise the interceptors decide again.
 func (a *Authenticator) stillValid(c *callerContext) bool {
-	if c.policy != a.policy.Load() { // another policy, or another Authenticator
+	p := a.policy.Load()
+	if c.gen != p.gen { // another policy, or another Authenticator
 		return false
 	}
 	if c.statusToken {
 		return true
 	}
 	exp := c.verified.Claims().ExpiresAt
-	return !time.Now().Truncate(time.Second).After(exp.Add(c.policy.leeway))
+	return !time.Now().Truncate(time.Second).After(exp.Add(p.leeway))
 }
 
 // decideAndReport decides one call and reports it to the hooks. md is the
@@ -300,7 +306,7 @@ func (a *Authenticator) decide(ctx context.Context, md metadata.MD, method strin
 	}
 	p := a.policy.Load() // once: the whole call is decided by one policy
 	if len(p.statusToken) > 0 && a.statusMethods.Contains(method) && hasStatusToken(incoming(ctx, md, wire.StatusTokenKey), p.statusToken) {
-		return &callerContext{Context: ctx, statusToken: true, policy: p, tapped: md != nil}, Decision{Allowed: true, Reason: ReasonStatusToken}
+		return &callerContext{Context: ctx, statusToken: true, gen: p.gen, tapped: md != nil}, Decision{Allowed: true, Reason: ReasonStatusToken}
 	}
 	tok, err := bearerToken(incoming(ctx, md, wire.AuthorizationKey))
 	if err != nil {
@@ -310,7 +316,7 @@ func (a *Authenticator) decide(ctx context.Context, md metadata.MD, method strin
 	if err != nil {
 		return nil, Decision{Reason: denialFor(err).reason, Err: err}
 	}
-	return &callerContext{Context: ctx, verified: verified, token: tok, policy: p, tapped: md != nil},
+	return &callerContext{Context: ctx, verified: verified, gen: p.gen, tapped: md != nil},
 		Decision{Allowed: true, Reason: ReasonValidToken, User: verified.User()}
 }
 

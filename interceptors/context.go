@@ -17,14 +17,15 @@ type callerContext struct {
 	context.Context
 	verified    token.VerifiedToken // zero unless let in by a verified token
 	statusToken bool
-	// What let the call in, so that an open stream can be judged again
-	// when the policy changes (see Authenticator.Update).
-	token  string
-	policy *policy
+	tapped      bool // decided by TapHandle (see below)
+	// gen is the generation of the policy that let the call in, so that
+	// the interceptors can tell whether a tap's decision still holds (a
+	// uint32 beside the bools keeps the context at 32 bytes, one size
+	// class below a pointer's 48).
+	gen uint32
 	// tapped marks a call decided by TapHandle: the interceptors then use
 	// this caller instead of deciding again. Only this package can make a
 	// callerContext, so no caller can set it.
-	tapped bool
 }
 
 func (c *callerContext) Value(key any) any {

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokengate/tokengate/token"
@@ -15,6 +16,10 @@ import (
 // verified tokens, is its own: nothing verified under one policy is trusted
 // under the next.
 type policy struct {
+	// gen tells policies apart, across every Authenticator of the process:
+	// a call's context names its policy by gen, which is smaller than a
+	// pointer to it.
+	gen         uint32
 	verifier    *token.Verifier // nil when authentication is off
 	statusToken []byte
 	leeway      time.Duration
@@ -45,12 +50,15 @@ var (
 	ErrStatusTokenChanged = errors.New("interceptors: status token changed")
 )
 
+// policyGen numbers the policies made in this process.
+var policyGen atomic.Uint32
+
 // newPolicy checks cfg and builds the policy it describes.
 func (a *Authenticator) newPolicy(cfg Config) (*policy, error) {
 	if err := checkConfig(cfg); err != nil {
 		return nil, err
 	}
-	p := &policy{statusToken: []byte(cfg.StatusToken), leeway: cfg.Leeway, cfg: cfg}
+	p := &policy{gen: policyGen.Add(1), statusToken: []byte(cfg.StatusToken), leeway: cfg.Leeway, cfg: cfg}
 	for _, u := range cfg.Users {
 		if u != "" {
 			if p.users == nil {
@@ -198,8 +206,7 @@ func (a *Authenticator) policyRefused(err error) {
 // WithStreamExpiry): a reload ends only what the new policy revokes.
 func (p *policy) refuses(s *openStream) error {
 	if s.statusToken {
-		// Let in by the status token of the policy it was opened under.
-		if len(p.statusToken) == 0 || subtle.ConstantTimeCompare(s.policy.statusToken, p.statusToken) != 1 {
+		if len(p.statusToken) == 0 || subtle.ConstantTimeCompare([]byte(s.statusTokenValue), p.statusToken) != 1 {
 			return ErrStatusTokenChanged
 		}
 		return nil

@@ -9,6 +9,9 @@ import (
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/tokengate/tokengate/wire"
 )
 
 // chainStream runs outer, then inner around the handler.
@@ -52,11 +55,12 @@ func runHandler(done chan<- handlerOutcome, handler grpc.StreamHandler, srv any,
 // openStream is a stream the Authenticator let in and is watching: what let
 // it in, and where to tell it that a new policy refuses it.
 type openStream struct {
-	token       string  // the bearer token; "" when let in by the status token
-	user        string  // the token's user
-	statusToken bool    // let in by the status token
-	policy      *policy // the policy that let it in
-	revoked     chan error
+	token       string // the bearer token; "" when let in by the status token
+	user        string // the token's user
+	statusToken bool   // let in by the status token
+	// statusTokenValue is the status token it was let in with.
+	statusTokenValue string
+	revoked          chan error
 }
 
 // revoke tells s why it must end. It never blocks: one reason is enough.
@@ -127,16 +131,26 @@ func (r *streamRegistry) revoke(p *policy) int {
 // stream ends when that second, plus the leeway, is over.
 func (a *Authenticator) watchStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	c := callerFrom(ss.Context())
-	if c == nil || c.policy == nil {
+	if c == nil || c.gen == 0 {
 		return handler(srv, ss) // a public method: nothing to watch
 	}
-	s := &openStream{token: c.token, user: c.verified.User(), statusToken: c.statusToken, policy: c.policy, revoked: make(chan error, 1)}
+	// What let the stream in, read again from its metadata rather than
+	// carried by every call's context: only streams need it.
+	s := &openStream{user: c.verified.User(), statusToken: c.statusToken, revoked: make(chan error, 1)}
+	if c.statusToken {
+		if vals := metadata.ValueFromIncomingContext(ss.Context(), wire.StatusTokenKey); len(vals) == 1 {
+			s.statusTokenValue = vals[0]
+		}
+	} else {
+		s.token, _ = bearerToken(metadata.ValueFromIncomingContext(ss.Context(), wire.AuthorizationKey))
+	}
 	a.streams.add(s)
 	defer a.streams.remove(s)
 	// An Update that swapped the policy after this stream was let in, but
 	// walked the registry before it was added, did not see it: judge it
-	// here.
-	if p := a.policy.Load(); p != s.policy {
+	// here, by the policy in force now.
+	p := a.policy.Load()
+	if p.gen != c.gen {
 		if err := p.refuses(s); err != nil {
 			s.revoke(err)
 		}
@@ -145,7 +159,7 @@ func (a *Authenticator) watchStream(srv any, ss grpc.ServerStream, info *grpc.St
 	var expiry <-chan time.Time
 	if a.streamExpiry && !c.statusToken {
 		exp := c.verified.Claims().ExpiresAt
-		deadline := exp.Truncate(time.Second).Add(time.Second + c.policy.leeway)
+		deadline := exp.Truncate(time.Second).Add(time.Second + p.leeway)
 		timer := time.NewTimer(time.Until(deadline))
 		defer timer.Stop()
 		expiry = timer.C

@@ -43,6 +43,9 @@ import (
 // if the policy changed or the token expired meanwhile, they decide again.
 func (a *Authenticator) TapHandle(ctx context.Context, info *tap.Info) (context.Context, error) {
 	method := info.FullMethodName
+	if !a.tapUsed.Load() {
+		a.tapUsed.Store(true)
+	}
 	if a.known.Load() == nil {
 		a.warnUnknownMethods.Do(func() {
 			a.logger.Warn("tokengate: TapHandle runs before grpc-go routes a call, so decisions carry any method name a caller sends; call Authenticator.KnowMethods(srv) once the services are registered")

@@ -32,7 +32,7 @@ func BenchmarkTrickCallerContext(b *testing.B) {
 	b.Run("callerContext", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			ctx := context.Context(&callerContext{Context: base, token: "t"})
+			ctx := context.Context(&callerContext{Context: base})
 			if callerFrom(ctx) == nil {
 				b.Fatal("no caller")
 			}

@@ -44,8 +44,10 @@ func SplitMethod(full string) (service, method string, ok bool) {
 // grpc-go routes some other spellings too (no leading "/", several "/");
 // refusing them keeps what is authorized and what is routed the same name.
 func Canonical(full string) bool {
-	service, method, ok := SplitMethod(full)
-	return ok && method != "" && !strings.Contains(service, "/")
+	// On every call: two byte scans, no more.
+	i := strings.LastIndexByte(full, '/')
+	return len(full) > 0 && full[0] == '/' && i > 1 && i < len(full)-1 &&
+		strings.IndexByte(full[1:i], '/') < 0
 }
 
 // MethodSet is a set of gRPC methods, each written "/pkg.Service/Method",
