@@ -123,13 +123,6 @@ func PolicyFiles(environ []string, dotEnvPath string) ([]string, error) {
 	return files, nil
 }
 
-// configFromLookup reads the variables, spelt exactly, from another source
-// of variables; it reads no .env file. The tests drive the value rules
-// through it.
-func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
-	return configFrom(lookup)
-}
-
 // ErrBothSet refuses a variable set both directly and through its _FILE
 // variable: which one was meant cannot be known.
 var ErrBothSet = errors.New("interceptors: a variable and its _FILE variable are both set")

@@ -8,5 +8,10 @@ var (
 	ReadPolicyFile      = readPolicyFile
 	MaxPolicyFileSize   = settings.MaxFileSize
 	ParseUsers          = parseUsers
-	ConfigFromLookup    = configFromLookup
 )
+
+// ConfigFromLookup reads the variables, spelt exactly, from lookup and no
+// .env file: the tests drive the value rules through it.
+func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
+	return configFrom(lookup)
+}
