@@ -5,16 +5,23 @@ import (
 	"strings"
 )
 
-// challenge builds the WWW-Authenticate value. error="invalid_token" is
-// added only when the request presented a bearer token (RFC 6750 §3.1: a
-// request with no credentials gets no error code). The reason stays in the
-// JSON body; it is not repeated here.
-func challenge(realm string, r *http.Request) string {
-	ch := `Bearer realm="` + quoteSafe(realm) + `"`
+// challenges holds the two WWW-Authenticate values of a realm, made once by
+// New. error="invalid_token" is added only when the request presented a
+// bearer token (RFC 6750 §3.1: a request with no credentials gets no error
+// code). The reason stays in the JSON body; it is not repeated here.
+type challenges struct{ plain, invalidToken string }
+
+func newChallenges(realm string) challenges {
+	plain := `Bearer realm="` + quoteSafe(realm) + `"`
+	return challenges{plain: plain, invalidToken: plain + `, error="invalid_token"`}
+}
+
+// forRequest returns the challenge for r.
+func (c challenges) forRequest(r *http.Request) string {
 	if presentedBearer(r) {
-		ch += `, error="invalid_token"`
+		return c.invalidToken
 	}
-	return ch
+	return c.plain
 }
 
 func presentedBearer(r *http.Request) bool {
@@ -40,18 +47,20 @@ func quoteSafe(s string) string {
 }
 
 // challengeWriter sets WWW-Authenticate when a 401 status line is written,
-// after whatever grpc-gateway set before it.
+// after whatever grpc-gateway set before it. The challenge depends on the
+// request's credentials, so it is made then, for a 401 only.
 type challengeWriter struct {
 	http.ResponseWriter
-	challenge string
-	wrote     bool
+	challenges challenges
+	r          *http.Request
+	wrote      bool
 }
 
 func (w *challengeWriter) WriteHeader(code int) {
 	if !w.wrote {
 		w.wrote = true
 		if code == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", w.challenge)
+			w.Header().Set("WWW-Authenticate", w.challenges.forRequest(w.r))
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)

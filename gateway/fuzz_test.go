@@ -8,9 +8,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/metadata"
 
 	"github.com/tokengate/tokengate/gateway"
 	"github.com/tokengate/tokengate/wire"
@@ -46,8 +49,17 @@ func FuzzHeaderMapping(f *testing.F) {
 	// skips net/http's own checks of header names and values: the gateway
 	// must hold without them. Each request carries an id to the backend
 	// (see idKey) to find its call among others.
+	// The decision function lets every call in and records what it was
+	// shown, which must be the credentials the backend then sees.
 	b := newBackend(f)
-	g := gateway.New()
+	var asked sync.Map // request id -> metadata.MD
+	g := gateway.New(gateway.WithPrecheck(func(ctx context.Context, _ string) error {
+		md, _ := metadata.FromIncomingContext(ctx)
+		if id, ok := ctx.Value(idKey{}).(string); ok {
+			asked.Store(id, md)
+		}
+		return nil
+	}))
 	mux := g.NewServeMux()
 	b.register(f, mux)
 	handler := g.Wrap(mux)
@@ -128,6 +140,15 @@ func FuzzHeaderMapping(f *testing.F) {
 		for _, v := range st {
 			if !slices.Contains(sentTokens, v) {
 				t.Fatalf("backend sees x-status-token %q, not a ?token= value (%q)", v, sentTokens)
+			}
+		}
+		shown, ok := asked.LoadAndDelete(id)
+		if !ok {
+			t.Fatalf("backend called, but the decision function was not asked")
+		}
+		for _, k := range []string{wire.AuthorizationKey, wire.StatusTokenKey} {
+			if got, want := shown.(metadata.MD).Get(k), c.md.Get(k); !slices.Equal(got, want) {
+				t.Fatalf("decision function shown %s = %q, backend sees %q", k, got, want)
 			}
 		}
 		for k := range c.md {

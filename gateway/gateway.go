@@ -29,6 +29,7 @@ const DefaultMaxBodySize = 4 << 20
 // everywhere. A Gateway is safe for concurrent use.
 type Gateway struct {
 	realm         string
+	challenges    challenges // of realm
 	statusMethods wire.MethodSet
 	precheck      func(ctx context.Context, fullMethod string) error
 	maxBody       int64
@@ -53,6 +54,7 @@ func New(opts ...Option) *Gateway {
 	for _, opt := range opts {
 		opt(g)
 	}
+	g.challenges = newChallenges(g.realm)
 	g.errTooLarge = &runtime.HTTPStatusError{
 		HTTPStatus: http.StatusRequestEntityTooLarge,
 		Err:        status.Error(codes.ResourceExhausted, fmt.Sprintf("request body larger than %d bytes", g.maxBody)),

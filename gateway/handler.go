@@ -24,15 +24,15 @@ import (
 // without them, it would run the stream.
 func (g *Gateway) Wrap(mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w = &challengeWriter{ResponseWriter: w, challenge: challenge(g.realm, r)}
+		w = &challengeWriter{ResponseWriter: w, challenges: g.challenges, r: r}
 		head := r.Method == http.MethodHead
 		if head {
 			r = r.Clone(r.Context())
 			r.Method = http.MethodGet
 			w = bodylessWriter{w}
 		}
-		r, x, release := g.begin(r)
-		defer release()
+		r, x := g.begin(r)
+		defer x.cancel(nil)
 		x.head = head
 		mux.ServeHTTP(w, r)
 	})

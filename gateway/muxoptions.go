@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"net/textproto"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -64,16 +65,58 @@ func (g *Gateway) NewServeMux(muxOpts ...runtime.ServeMuxOption) *runtime.ServeM
 // headers that would let a caller add or override a credential. grpc-gateway
 // forwards Authorization itself, as authorization metadata, ahead of the
 // matched headers.
+//
+// grpc-gateway asks it about every header of every request, so the answers
+// for the headers callers commonly send are computed once (commonHeaders).
 func incomingHeaderMatcher(key string) (string, bool) {
-	switch strings.ToLower(key) {
-	case "authorization", // already forwarded; not again as grpcgateway-authorization
-		wire.StatusTokenKey,
-		strings.ToLower(runtime.MetadataHeaderPrefix) + wire.AuthorizationKey,
-		strings.ToLower(runtime.MetadataHeaderPrefix) + wire.StatusTokenKey:
-		return "", false
+	if m, ok := commonHeaders[key]; ok {
+		return m.name, m.ok
+	}
+	return matchHeader(key)
+}
+
+func matchHeader(key string) (string, bool) {
+	for _, refused := range refusedHeaders {
+		if strings.EqualFold(key, refused) {
+			return "", false
+		}
 	}
 	return runtime.DefaultHeaderMatcher(key)
 }
+
+// refusedHeaders are the headers incomingHeaderMatcher never forwards.
+var refusedHeaders = []string{
+	"Authorization", // already forwarded; not again as grpcgateway-authorization
+	wire.StatusTokenKey,
+	runtime.MetadataHeaderPrefix + wire.AuthorizationKey,
+	runtime.MetadataHeaderPrefix + wire.StatusTokenKey,
+}
+
+type match struct {
+	name string
+	ok   bool
+}
+
+// commonHeaders holds matchHeader's answers for the headers grpc-gateway
+// forwards by default (its permanent HTTP headers), the refused ones and a
+// few that every client sends, by canonical name, the form net/http gives
+// them in.
+var commonHeaders = func() map[string]match {
+	m := map[string]match{}
+	for _, h := range append([]string{
+		"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language",
+		"Accept-Ranges", "Cache-Control", "Connection", "Content-Type",
+		"Cookie", "Date", "Expect", "From", "Host", "If-Match",
+		"If-Modified-Since", "If-None-Match", "If-Schedule-Tag-Match",
+		"If-Unmodified-Since", "Max-Forwards", "Origin", "Pragma", "Referer",
+		"User-Agent", "Via", "Warning", "X-Forwarded-For", "X-Forwarded-Host",
+	}, refusedHeaders...) {
+		h = textproto.CanonicalMIMEHeaderKey(h)
+		name, ok := matchHeader(h)
+		m[h] = match{name, ok}
+	}
+	return m
+}()
 
 // errorHandler is grpc-gateway's default error handler with an RFC 6750
 // challenge on 401 (grpc-gateway's own puts the gRPC message in
@@ -96,7 +139,7 @@ func (g *Gateway) errorHandler(ctx context.Context, mux *runtime.ServeMux, m run
 	}
 	err = validUTF8Message(err)
 	if status.Code(err) == codes.Unauthenticated {
-		w = &challengeWriter{ResponseWriter: w, challenge: challenge(g.realm, r)}
+		w = &challengeWriter{ResponseWriter: w, challenges: g.challenges, r: r}
 	}
 	if inStream {
 		streamError(ctx, mux, m, w, r, err)

@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/tokengate/tokengate/wire"
 )
 
 // Some requests are refused by the gateway itself: for their credentials
@@ -44,33 +46,43 @@ var (
 // exchangeKey is the context key of an *exchange.
 type exchangeKey struct{}
 
-// exchange is the gateway's state of one request, found in its context. It
-// is used on the request's goroutine only.
+// exchange is the gateway's state of one request, found in its context: it
+// is the request's context, cancelable, and answers exchangeKey with
+// itself (one allocation where context.WithValue would add two). Its fields
+// are used on the request's goroutine only.
 type exchange struct {
-	cancel  context.CancelCauseFunc // cancels the call, for refusal
-	body    *body                   // the request's body, as handlers read it
-	head    bool                    // a HEAD request, served as GET
-	refusal error                   // why the gateway refused the request; nil if it did not
+	context.Context                         // the request's, made cancelable
+	cancel          context.CancelCauseFunc // cancels the call, for refusal
+	body            body                    // the request's body, as handlers read it
+	head            bool                    // a HEAD request, served as GET
+	refusal         error                   // why the gateway refused the request; nil if it did not
 	// inStream says the refusal stands for the server's answer on a route
 	// whose answers are streams, so it is written as the server's would
 	// be: in the stream.
 	inStream bool
 }
 
-// begin returns r with a cancelable context carrying a new exchange and a
-// body that reads at most g.maxBody bytes, the exchange, and the function
-// that releases them.
-func (g *Gateway) begin(r *http.Request) (*http.Request, *exchange, func()) {
-	ctx, cancel := context.WithCancelCause(r.Context())
-	x := &exchange{cancel: cancel}
+func (x *exchange) Value(key any) any {
+	if key == (exchangeKey{}) {
+		return x
+	}
+	return x.Context.Value(key)
+}
+
+// begin returns r with a new exchange as its context and a body that reads
+// at most g.maxBody bytes, and the exchange. The caller releases it with
+// x.cancel(nil) once the request is served.
+func (g *Gateway) begin(r *http.Request) (*http.Request, *exchange) {
+	x := &exchange{}
+	x.Context, x.cancel = context.WithCancelCause(r.Context())
 	src := r.Body
 	if src == nil {
 		src = http.NoBody
 	}
-	x.body = &body{src: src, x: x, limit: g.maxBody, declared: r.ContentLength, tooLarge: g.errTooLarge}
-	r = r.WithContext(context.WithValue(ctx, exchangeKey{}, x))
-	r.Body = x.body
-	return r, x, func() { cancel(nil) }
+	x.body = body{src: src, x: x, limit: g.maxBody, declared: r.ContentLength, tooLarge: g.errTooLarge}
+	r = r.WithContext(x)
+	r.Body = &x.body
+	return r, x
 }
 
 func exchangeFrom(ctx context.Context) *exchange {
@@ -110,9 +122,9 @@ func (x *exchange) answer(err error) error {
 func (g *Gateway) track(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, pathParams map[string]string) {
 		if exchangeFrom(r.Context()) == nil {
-			var release func()
-			r, _, release = g.begin(r)
-			defer release()
+			var x *exchange
+			r, x = g.begin(r)
+			defer x.cancel(nil)
 		}
 		next(w, r, pathParams)
 	}
@@ -172,27 +184,30 @@ func (g *Gateway) check(ctx context.Context, r *http.Request, method string) err
 	if g.precheck == nil {
 		return nil
 	}
-	cctx, err := g.callContext(ctx, r, method)
-	if err != nil {
-		return err
-	}
-	return g.precheck(cctx, method)
+	return g.precheck(g.callContext(ctx, r, method), method)
 }
 
-// callContext is ctx as the server will see the call of r to method: the
-// metadata grpc-gateway makes for it as incoming metadata, by grpc-gateway's
-// own code, with tokengate's header matcher and status token (g.plain), and
-// the HTTP caller as the peer. The annotators of the real mux cannot hand
-// over their metadata: grpc-gateway joins it only once they have all run.
-func (g *Gateway) callContext(ctx context.Context, r *http.Request, method string) (context.Context, error) {
-	cctx, err := runtime.AnnotateIncomingContext(ctx, g.plain, r, method)
-	if err != nil {
-		return nil, err
+// callContext is ctx as the server will see the call of r to method, as far
+// as its credentials go: as incoming metadata, the authorization values
+// grpc-gateway forwards (every Authorization header value, in order; decide
+// has refused any that could not travel) and the x-status-token values of
+// statusTokenMetadata, and the HTTP caller as the peer. No other header
+// reaches the server under those keys: incomingHeaderMatcher drops them.
+// The rest of the call's metadata is left out: making it all, by
+// grpc-gateway's own code, costs more than the decision.
+func (g *Gateway) callContext(ctx context.Context, r *http.Request, method string) context.Context {
+	md := g.statusTokens(r, method)
+	if auth := r.Header["Authorization"]; len(auth) > 0 {
+		if md == nil {
+			md = metadata.MD{}
+		}
+		md[wire.AuthorizationKey] = auth
 	}
+	cctx := metadata.NewIncomingContext(ctx, md)
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		cctx = peer.NewContext(cctx, &peer.Peer{Addr: net.TCPAddrFromAddrPort(ap)})
 	}
-	return cctx, nil
+	return cctx
 }
 
 // streams reports whether an RPC streams, either way. An RPC not found

@@ -23,7 +23,15 @@ const StatusTokenParam = "token"
 // as with a wrong status token.
 func (g *Gateway) statusTokenMetadata(ctx context.Context, r *http.Request) metadata.MD {
 	method, ok := runtime.RPCMethod(ctx)
-	if !ok || !g.statusMethods.Contains(method) {
+	if !ok {
+		return nil
+	}
+	return g.statusTokens(r, method)
+}
+
+// statusTokens is statusTokenMetadata for a call of r to method.
+func (g *Gateway) statusTokens(r *http.Request, method string) metadata.MD {
+	if !g.statusMethods.Contains(method) {
 		return nil
 	}
 	vals, ok := r.URL.Query()[StatusTokenParam]

@@ -189,8 +189,24 @@ func (a *Authenticator) requiresAuth(ctx context.Context, _ grpcmw.CallMeta) boo
 // grpc.Method(ctx), so it works inside a grpc.Server (public methods are the
 // interceptors' business, not AuthFunc's).
 func (a *Authenticator) AuthFunc(ctx context.Context) (context.Context, error) {
+	if a.tapped(ctx) {
+		return ctx, nil // decided, reported and carried by TapHandle
+	}
 	method, _ := grpc.Method(ctx)
 	return a.authenticate(ctx, method, true)
+}
+
+// tapped reports whether TapHandle let the call of ctx in and its decision
+// still holds (see stillValid). The tap decided on the method name grpc-go
+// routes by, and only a canonical one, so the name is not read again.
+func (a *Authenticator) tapped(ctx context.Context) bool {
+	// Looked up only once a tap has run: a miss walks the whole context
+	// chain.
+	if !a.tapUsed.Load() {
+		return false
+	}
+	c := callerFrom(ctx)
+	return c != nil && c.tapped && a.stillValid(c)
 }
 
 // Authenticate decides one call to fullMethod from the incoming metadata in
@@ -238,12 +254,8 @@ func (a *Authenticator) authenticate(ctx context.Context, fullMethod string, fro
 		if !wire.Canonical(fullMethod) {
 			return nil, a.refuseMethod(ctx)
 		}
-		// Looked up only once a tap has run: a miss walks the whole
-		// context chain.
-		if a.tapUsed.Load() {
-			if c := callerFrom(ctx); c != nil && c.tapped && a.stillValid(c) {
-				return ctx, nil // decided, reported and carried by TapHandle
-			}
+		if a.tapped(ctx) {
+			return ctx, nil
 		}
 	}
 	return a.decideAndReport(ctx, nil, fullMethod, fromServer)
@@ -268,8 +280,9 @@ func (a *Authenticator) stillValid(c *callerContext) bool {
 	if c.statusToken {
 		return true
 	}
-	exp := c.verified.Claims().ExpiresAt
-	return !time.Now().Truncate(time.Second).After(exp.Add(p.leeway))
+	// The full check's !now.Truncate(time.Second).After(exp+leeway), on
+	// whole seconds.
+	return time.Now().Unix() <= c.verified.ExpiresAt().Add(p.leeway).Unix()
 }
 
 // decideAndReport decides one call and reports it to the hooks. md is the

@@ -60,6 +60,15 @@ func (t VerifiedToken) User() string {
 	return t.claims.User
 }
 
+// ExpiresAt returns the verified token's expiry (the zero time for the zero
+// VerifiedToken), without copying the rest of its claims.
+func (t VerifiedToken) ExpiresAt() time.Time {
+	if t.claims == nil {
+		return time.Time{}
+	}
+	return t.claims.ExpiresAt
+}
+
 // Verify checks tok. The error is one of this package's sentinels, and
 // comes with the zero VerifiedToken.
 //

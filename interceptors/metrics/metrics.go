@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -27,6 +28,11 @@ type Metrics struct {
 	policyApplied                   prometheus.Gauge
 
 	decisions *prometheus.CounterVec
+	// counters caches decisions' counters by series, so that a decision
+	// costs one map lookup instead of hashing and checking its three label
+	// values on every call (GetMetricWithLabelValues). It holds one entry
+	// per series the CounterVec holds, so it is bounded as the series are.
+	counters sync.Map // series -> prometheus.Counter
 	// One observer per result, looked up once rather than on every call.
 	allowedSeconds prometheus.Observer
 	deniedSeconds  prometheus.Observer
@@ -95,6 +101,31 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	}, nil
 }
 
+// series names one counter of tokengate_auth_decisions_total.
+type series struct {
+	method  string
+	allowed bool
+	reason  interceptors.Reason
+}
+
+// counter returns the counter of a decision's series, or nil when the
+// series cannot be made.
+func (m *Metrics) counter(key series) prometheus.Counter {
+	if c, ok := m.counters.Load(key); ok {
+		return c.(prometheus.Counter)
+	}
+	result := ResultAllowed
+	if !key.allowed {
+		result = ResultDenied
+	}
+	c, err := m.decisions.GetMetricWithLabelValues(key.method, result, string(key.reason))
+	if err != nil {
+		return nil
+	}
+	m.counters.Store(key, c)
+	return c
+}
+
 // PolicyHook returns the PolicyHook that counts policy reloads and records
 // when the one in force was applied. Install it with
 // interceptors.WithPolicyHook.
@@ -113,15 +144,15 @@ func (m *Metrics) PolicyHook() interceptors.PolicyHook {
 // interceptors.WithDecisionHook.
 func (m *Metrics) Hook() interceptors.DecisionHook {
 	return func(_ context.Context, d interceptors.Decision) {
-		result, seconds := ResultAllowed, m.allowedSeconds
+		seconds := m.allowedSeconds
 		if !d.Allowed {
-			result, seconds = ResultDenied, m.deniedSeconds
+			seconds = m.deniedSeconds
 		}
 		// The Authenticator hands hooks only valid, bounded method names
 		// (interceptors.UnregisteredMethod stands in for the rest); a
 		// series that still cannot be made is dropped, never a panic on
 		// the call's goroutine.
-		if c, err := m.decisions.GetMetricWithLabelValues(d.FullMethod, result, string(d.Reason)); err == nil {
+		if c := m.counter(series{d.FullMethod, d.Allowed, d.Reason}); c != nil {
 			c.Inc()
 		}
 		// A stream ended at its token's expiry or by a new policy was not
