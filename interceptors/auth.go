@@ -231,11 +231,8 @@ func (a *Authenticator) Precheck(ctx context.Context, fullMethod string) error {
 	if a.lets(fullMethod) {
 		return nil
 	}
-	var start time.Time
-	if a.hooks != nil {
-		start = time.Now()
-	}
-	_, d := a.decide(ctx, nil, fullMethod)
+	start := time.Now()
+	_, d := a.decide(ctx, nil, fullMethod, start)
 	if d.Allowed {
 		return nil
 	}
@@ -277,23 +274,15 @@ func (a *Authenticator) stillValid(c *callerContext) bool {
 	if c.gen != p.gen { // another policy, or another Authenticator
 		return false
 	}
-	if c.statusToken {
-		return true
-	}
-	// The full check's !now.Truncate(time.Second).After(exp+leeway), on
-	// whole seconds.
-	return time.Now().Unix() <= c.verified.ExpiresAt().Add(p.leeway).Unix()
+	return c.statusToken || time.Since(processStart) < c.until
 }
 
 // decideAndReport decides one call and reports it to the hooks. md is the
 // call's metadata when the transport hands it over (TapHandle); nil reads
 // it from ctx.
 func (a *Authenticator) decideAndReport(ctx context.Context, md metadata.MD, fullMethod string, fromServer bool) (context.Context, error) {
-	var start time.Time
-	if a.hooks != nil { // the clock is read only for hooks
-		start = time.Now()
-	}
-	newCtx, d := a.decide(ctx, md, fullMethod)
+	start := time.Now()
+	newCtx, d := a.decide(ctx, md, fullMethod, start)
 	if a.hooks != nil {
 		d.FullMethod = a.methodName(fullMethod, fromServer)
 		d.Duration = time.Since(start)
@@ -319,7 +308,10 @@ func (a *Authenticator) report(ctx context.Context, d Decision) {
 	}
 }
 
-func (a *Authenticator) decide(ctx context.Context, md metadata.MD, method string) (context.Context, Decision) {
+// decide decides one call to method at the time now. md is the call's
+// metadata when the transport hands it over (TapHandle), which makes the
+// caller it returns a tapped one; nil reads it from ctx.
+func (a *Authenticator) decide(ctx context.Context, md metadata.MD, method string, now time.Time) (context.Context, Decision) {
 	if a.disabled {
 		return ctx, Decision{Allowed: true, Reason: ReasonAuthDisabled}
 	}
@@ -331,12 +323,20 @@ func (a *Authenticator) decide(ctx context.Context, md metadata.MD, method strin
 	if err != nil {
 		return nil, Decision{Reason: denialFor(err).reason, Err: err}
 	}
-	verified, err := p.verifier.Verify(tok)
+	verified, err := p.verifier.VerifyAt(tok, now)
 	if err != nil {
 		return nil, Decision{Reason: denialFor(err).reason, Err: err}
 	}
-	return &callerContext{Context: ctx, verified: verified, gen: p.gen, tapped: md != nil},
-		Decision{Allowed: true, Reason: ReasonValidToken, User: verified.User()}
+	c := &callerContext{Context: ctx, verified: verified, gen: p.gen}
+	if md != nil {
+		// The token is valid while the clock's whole second is at most
+		// exp+leeway's (the check's !now.Truncate(time.Second).After),
+		// that is until the next second begins, here in the monotonic
+		// time of processStart.
+		end := time.Unix(verified.ExpiresAt().Add(p.leeway).Unix()+1, 0)
+		c.tapped, c.until = true, now.Sub(processStart)+end.Sub(now)
+	}
+	return c, Decision{Allowed: true, Reason: ReasonValidToken, User: verified.User()}
 }
 
 // incoming returns the values of key in the call's metadata: from md when
@@ -418,15 +418,16 @@ func (a *Authenticator) KnowMethods(srv interface {
 // from the server (that is, from the caller) must also be registered, once
 // the Authenticator knows what is.
 func (a *Authenticator) methodName(fullMethod string, fromServer bool) string {
-	if fullMethod == "" || fullMethod[0] != '/' || len(fullMethod) > maxMethodNameSize || !utf8.ValidString(fullMethod) {
-		return UnregisteredMethod
-	}
 	if fromServer {
 		if known := a.known.Load(); known != nil {
 			if _, ok := (*known)[fullMethod]; !ok {
 				return UnregisteredMethod
 			}
+			return fullMethod // a registered name has the right shape
 		}
+	}
+	if fullMethod == "" || fullMethod[0] != '/' || len(fullMethod) > maxMethodNameSize || !utf8.ValidString(fullMethod) {
+		return UnregisteredMethod
 	}
 	return fullMethod
 }

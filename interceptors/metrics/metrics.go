@@ -3,7 +3,9 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -29,10 +31,12 @@ type Metrics struct {
 
 	decisions *prometheus.CounterVec
 	// counters caches decisions' counters by series, so that a decision
-	// costs one map lookup instead of hashing and checking its three label
-	// values on every call (GetMetricWithLabelValues). It holds one entry
-	// per series the CounterVec holds, so it is bounded as the series are.
-	counters sync.Map // series -> prometheus.Counter
+	// costs one lookup in a plain map instead of hashing and checking its
+	// three label values (GetMetricWithLabelValues). The map is never
+	// changed once published: a new series copies it (under mu), which is
+	// rare, and stops at maxCachedSeries.
+	counters atomic.Pointer[map[series]prometheus.Counter]
+	mu       sync.Mutex
 	// One observer per result, looked up once rather than on every call.
 	allowedSeconds prometheus.Observer
 	deniedSeconds  prometheus.Observer
@@ -108,11 +112,19 @@ type series struct {
 	reason  interceptors.Reason
 }
 
+// maxCachedSeries bounds the cache of counters. The Authenticator bounds
+// method names once it knows the server's (KnowMethods); a server that
+// never tells it could see a series per name a caller invents, and those
+// beyond the bound are looked up in the CounterVec each time.
+const maxCachedSeries = 1024
+
 // counter returns the counter of a decision's series, or nil when the
 // series cannot be made.
 func (m *Metrics) counter(key series) prometheus.Counter {
-	if c, ok := m.counters.Load(key); ok {
-		return c.(prometheus.Counter)
+	if cached := m.counters.Load(); cached != nil {
+		if c, ok := (*cached)[key]; ok {
+			return c
+		}
 	}
 	result := ResultAllowed
 	if !key.allowed {
@@ -122,7 +134,17 @@ func (m *Metrics) counter(key series) prometheus.Counter {
 	if err != nil {
 		return nil
 	}
-	m.counters.Store(key, c)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := map[series]prometheus.Counter{}
+	if old := m.counters.Load(); old != nil {
+		if len(*old) >= maxCachedSeries {
+			return c
+		}
+		next = maps.Clone(*old)
+	}
+	next[key] = c
+	m.counters.Store(&next)
 	return c
 }
 
