@@ -6,6 +6,7 @@
 #   bash bench/refusal.sh cpu        # 1. CPU per refused call vs. per accepted call
 #   bash bench/refusal.sh window     # 2. gRPC's flow-control floor, and what the windows change
 #   bash bench/refusal.sh flood      # 3. valid callers while unauthenticated 1 MiB calls flood in
+#   bash bench/refusal.sh floor      # 4. the demo's gRPC refusal against the floor any refusal at the transport pays
 #   BATCHES=16 bash bench/refusal.sh cpu   # more batches, narrower intervals
 #
 # The set-up is bench/load.sh's (bench/lib.sh): servers pinned to core 0,
@@ -59,6 +60,13 @@
 #    server does; the rounds are run again with the flooder at nice 19,
 #    where the valid tool keeps its core and the flooder gets what is left
 #    (a lighter flood, but a drop that is the server's).
+# 4. floor: the demo and bench/windowserver -refuse-all (a tap that refuses
+#    every call without looking at it: what a refusal at the transport
+#    costs grpc-go whoever decides it), both with grpc-go's default windows,
+#    under the same refused load at once (1 MiB messages; no token, a
+#    forged token; 50 callers on 4 connections and 1 on 1; answers delayed
+#    0 and 2 ms), WBATCHES x WDUR s each. Printed: CPU per refused call, KiB
+#    read per call, and demo/floor with a bootstrap 95 % CI over batches.
 #
 # Everything is on 127.0.0.1, bounded (counts, durations, a timeout on every
 # tool) and stopped on exit.
@@ -70,6 +78,7 @@ PART=${1:-all}
 C=${C:-50}                  # concurrent callers of every load tool
 SIZE=${SIZE:-1048576}       # refused calls' body: the marshalled message (gRPC) or the JSON (REST)
 BATCHES=${BATCHES:-8}       # part 1: batches per case (roles swap every batch)
+FACES=${FACES:-"grpc rest"} # part 1: the faces measured
 N_GRPC=${N_GRPC:-5000}      # part 1: accepted gRPC calls per batch (ghz gets ~700/s beside the flooder)
 N_REST=${N_REST:-6000}      # part 1: accepted REST calls per batch
 WBATCHES=${WBATCHES:-3}     # part 2: batches per load
@@ -80,8 +89,8 @@ FN_GRPC=${FN_GRPC:-15000}   # part 3: valid gRPC calls per run
 FN_REST=${FN_REST:-15000}   # part 3: valid REST calls per run
 WINDOW=${WINDOW:-65535}     # part 2: the static server's InitialWindowSize
 CONN_WINDOW=${CONN_WINDOW:-65535} # part 2: and its InitialConnWindowSize
-case $PART in all | cpu | window | flood) ;; *)
-	echo "usage: bash bench/refusal.sh [all|cpu|window|flood]" >&2
+case $PART in all | cpu | window | flood | floor) ;; *)
+	echo "usage: bash bench/refusal.sh [all|cpu|window|flood|floor]" >&2
 	exit 2
 	;;
 esac
@@ -177,7 +186,7 @@ part_cpu() {
 		wait $!
 	done
 	: >"$work/cpu.results"
-	for face in grpc rest; do
+	for face in $FACES; do
 		for auth in none forged; do
 			for b in $(seq "$BATCHES"); do
 				echo "cpu: $face, refused with auth=$auth, batch $b/$BATCHES" >&2
@@ -197,7 +206,7 @@ rows = [l.split() for l in open(sys.argv[1])]
 # face auth batch ref_cpu ref_calls ref_cut ref_rchar acc_cpu acc_calls acc_rchar ref_wall acc_wall ref_client_cpu acc_client_cpu
 rng = random.Random(1)
 print(f"   {'face':4} {'refused':7} {'µs/refused':>10} {'µs/accepted':>11} {'ratio (95% CI)':>22} {'median':>6} {'KiB read/refused':>16} {'B read/accepted':>15} {'refused/s':>9} {'accepted/s':>10} {'cut':>4} {'alone':>6}")
-for face in ("grpc", "rest"):
+for face in sorted({r[0] for r in rows}, key=["grpc", "rest"].index):
     for auth in ("none", "forged"):
         sel = [r for r in rows if r[0] == face and r[1] == auth]
         if not sel:
@@ -330,14 +339,16 @@ print("    long before the client sees them; windows: SETTINGS_INITIAL_WINDOW_SI
 PY
 }
 
-# window_batch LOAD DELAY B ARGS...: both window servers, the same load at
-# once for WDUR seconds; appends a line per server to win.results.
+# window_batch LOAD DELAY B ARGS...: servers $wa and $wb (default: the two
+# window servers), the same load at once for WDUR seconds; appends a line
+# per server to $work/$wres (default win.results).
 window_batch() {
-	local load=$1 delay=$2 b=$3
+	local load=$1 delay=$2 b=$3 a=${wa:-dflt} z=${wb:-static} res="$work/${wres:-win.results}"
 	shift 3
-	local c0d c0s r0d r0s first=dflt second=static
-	if [ $((b % 2)) = 0 ]; then first=static second=dflt; fi
-	c0d=$(cpu_ns "$pid_dflt") c0s=$(cpu_ns "$pid_static") r0d=$(rchar "$pid_dflt") r0s=$(rchar "$pid_static")
+	local ca cz ra rz first=$a second=$z
+	if [ $((b % 2)) = 0 ]; then first=$z second=$a; fi
+	local pa=pid_$a pz=pid_$z
+	ca=$(cpu_ns "${!pa}") cz=$(cpu_ns "${!pz}") ra=$(rchar "${!pa}") rz=$(rchar "${!pz}")
 	local g1=grpc_$first g2=grpc_$second
 	timeout 120 "${load_cpu[@]}" "$work/refuse" -face grpc -addr "${!g1}" -d "${WDUR}s" -delay "$delay" "$@" >"$work/w-$first.json" &
 	local p1=$!
@@ -345,8 +356,66 @@ window_batch() {
 	local p2=$!
 	wait "$p1" || { cat "$work/w-$first.json" >&2; exit 1; }
 	wait "$p2" || { cat "$work/w-$second.json" >&2; exit 1; }
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$load" "$delay" "$b" dflt $(($(cpu_ns "$pid_dflt") - c0d)) $(($(rchar "$pid_dflt") - r0d)) "$(cat "$work/w-dflt.json")" >>"$work/win.results"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$load" "$delay" "$b" static $(($(cpu_ns "$pid_static") - c0s)) $(($(rchar "$pid_static") - r0s)) "$(cat "$work/w-static.json")" >>"$work/win.results"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$load" "$delay" "$b" "$a" $(($(cpu_ns "${!pa}") - ca)) $(($(rchar "${!pa}") - ra)) "$(cat "$work/w-$a.json")" >>"$res"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$load" "$delay" "$b" "$z" $(($(cpu_ns "${!pz}") - cz)) $(($(rchar "${!pz}") - rz)) "$(cat "$work/w-$z.json")" >>"$res"
+}
+
+# ---------------------------------------------------------------- 4. floor
+# part_floor: the demo (tokengate's tap, decision hooks, logs: everything
+# the demo does for a refused call) and bench/windowserver -refuse-all (a
+# tap that refuses every call without looking at it: what any refusal at
+# the transport costs grpc-go), both with grpc-go's default windows, side by
+# side under the same refused load.
+part_floor() {
+	start_demo tg "$secret"
+	start_windowserver floor "$secret" -refuse-all
+	: >"$work/floor.results"
+	local loads=(
+		"none-c50 -auth none -size $SIZE -c 50 -conns 4"
+		"forged-c50 -auth forged -size $SIZE -c 50 -conns 4"
+		"none-c1 -auth none -size $SIZE -c 1 -conns 1"
+	)
+	for delay in 0s 2ms; do
+		for l in "${loads[@]}"; do
+			read -r name args <<<"$l"
+			for b in $(seq "$WBATCHES"); do
+				echo "floor: $name, answers delayed $delay, batch $b/$WBATCHES" >&2
+				# shellcheck disable=SC2086 # args is a list of flags
+				wa=tg wb=floor wres=floor.results window_batch "$name" "$delay" "$b" $args
+			done
+		done
+	done
+	stop_pid "$pid_tg"
+	stop_pid "$pid_floor"
+	[ -z "${RESULTS:-}" ] || cp "$work/floor.results" "$RESULTS.floor"
+	echo
+	echo "4. gRPC refusal against its floor: the demo and bench/windowserver -refuse-all, grpc-go's default windows, side by side, $WBATCHES x ${WDUR}s per load (refused calls, $SIZE-byte messages)"
+	python3 - "$work/floor.results" <<'PY'
+import json, random, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+rng = random.Random(1)
+print(f"   {'load':11} {'delay':5} {'server':6} {'calls/s':>8} {'µs/call':>8} {'KiB read/call':>13} {'demo/floor CPU per call (95% CI)':>33}")
+seen = []
+for r in rows:
+    if (r[0], r[1]) not in seen:
+        seen.append((r[0], r[1]))
+for load, delay in seen:
+    per = {}
+    for srv in ("tg", "floor"):
+        sel = [r for r in rows if r[0] == load and r[1] == delay and r[3] == srv]
+        js = [json.loads(r[6]) for r in sel]
+        calls = sum(j["answered"] for j in js)
+        cpu = sum(int(r[4]) for r in sel)
+        per[srv] = [(int(r[4]), j["answered"]) for r, j in zip(sel, js)]
+        row = f"   {load:11} {delay:5} {'demo' if srv == 'tg' else srv:6} {calls / sum(j['elapsed_s'] for j in js):8.0f} {cpu / calls / 1e3:8.1f} " \
+              f"{sum(int(r[5]) for r in sel) / calls / 1024:13.1f}"
+        if srv == "floor":
+            pairs = list(zip(per["tg"], per["floor"]))
+            ratio = lambda ps: (sum(a[0] for a, _ in ps) / sum(a[1] for a, _ in ps)) / (sum(b[0] for _, b in ps) / sum(b[1] for _, b in ps))
+            boots = sorted(ratio(rng.choices(pairs, k=len(pairs))) for _ in range(2000))
+            row += f" {ratio(pairs):12.2f} ({boots[49]:.2f}-{boots[1949]:.2f})"
+        print(row)
+PY
 }
 
 # ---------------------------------------------------------------- 3. flood
@@ -428,8 +497,9 @@ flood_run() {
 }
 
 case $PART in
-all) part_cpu; part_window; part_flood ;;
+all) part_cpu; part_window; part_floor; part_flood ;;
 cpu) part_cpu ;;
 window) part_window ;;
 flood) part_flood ;;
+floor) part_floor ;;
 esac

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -32,9 +34,31 @@ func WithTrustedGateway(trusted func(peer net.Addr) bool) LogOption {
 	return func(l *decisionLogger) { l.trusted = trusted }
 }
 
+// WithDenialLogLimit sets how many denials LogDecisions logs per second
+// (DefaultDenialLogLimit unless set); n <= 0 logs every one. Denials over
+// the limit are counted, not logged, and the count is logged, at Warn, with
+// the first denial of a later second. A caller who sends bad tokens as fast
+// as it can then costs the server no more than the limit's worth of log
+// records, and, with TapHandle installed, cannot make the transport wait
+// on the log's writer. Allowed calls are not limited (they are logged at
+// Debug, usually off); metrics count every decision.
+func WithDenialLogLimit(n int) LogOption {
+	return func(l *decisionLogger) { l.limit = int64(max(n, 0)) }
+}
+
+// DefaultDenialLogLimit is how many denials LogDecisions logs per second
+// unless told otherwise (WithDenialLogLimit).
+const DefaultDenialLogLimit = 100
+
 type decisionLogger struct {
 	logger  *slog.Logger
 	trusted func(net.Addr) bool
+	limit   int64 // denials logged per second; 0: every one
+	now     func() time.Time
+
+	second  atomic.Int64 // the Unix second whose denials count counts
+	count   atomic.Int64 // denials seen in that second
+	dropped atomic.Int64 // denials not logged, and not yet reported
 }
 
 // LogDecisions returns a DecisionHook that logs every decision to logger
@@ -56,9 +80,11 @@ type decisionLogger struct {
 // caller input.
 //
 // A record below the logger's level costs one Enabled check, so leaving the
-// hook installed with Debug off is cheap.
+// hook installed with Debug off is cheap. Denials are logged up to
+// DefaultDenialLogLimit per second (WithDenialLogLimit), so that a flood of
+// bad tokens is not a flood of log records.
 func LogDecisions(logger *slog.Logger, opts ...LogOption) DecisionHook {
-	l := &decisionLogger{logger: logger}
+	l := &decisionLogger{logger: logger, limit: DefaultDenialLogLimit, now: time.Now}
 	if l.logger == nil {
 		l.logger = slog.Default()
 	}
@@ -80,6 +106,9 @@ func (l *decisionLogger) log(ctx context.Context, d Decision) {
 	if !l.logger.Enabled(ctx, level) {
 		return
 	}
+	if !d.Allowed && !l.admit(ctx) {
+		return
+	}
 	attrs := make([]slog.Attr, 0, 6)
 	attrs = append(attrs,
 		slog.String("method", d.FullMethod),
@@ -98,6 +127,34 @@ func (l *decisionLogger) log(ctx context.Context, d Decision) {
 		}
 	}
 	l.logger.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// admit reports whether a denial may be logged under the limit, and logs
+// how many were not when a new second begins. It never blocks: counts are
+// atomic, and a denial that races with the turn of a second may be counted
+// in either.
+func (l *decisionLogger) admit(ctx context.Context) bool {
+	if l.limit == 0 {
+		return true
+	}
+	now := l.now().Unix()
+	if sec := l.second.Load(); sec != now && l.second.CompareAndSwap(sec, now) {
+		l.count.Store(0)
+		if n := l.dropped.Swap(0); n > 0 {
+			l.logger.LogAttrs(ctx, slog.LevelWarn, "tokengate: denials not logged, over the limit per second",
+				slog.Int64("not_logged", n), slog.Int64("limit_per_second", l.limit))
+		}
+	}
+	if l.count.Add(1) > l.limit {
+		l.dropped.Add(1)
+		return false
+	}
+	return true
+}
+
+// withLogClock sets the clock of the denial limit, for tests.
+func withLogClock(now func() time.Time) LogOption {
+	return func(l *decisionLogger) { l.now = now }
 }
 
 // forwardedFor returns the HTTP caller named by the trusted gateway at addr.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/tokengate/tokengate/interceptors"
 	"github.com/tokengate/tokengate/internal/demoservice"
 	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
+	"github.com/tokengate/tokengate/token"
 )
 
 // logBuffer collects a JSON slog handler's output; the hook writes from the
@@ -266,4 +268,56 @@ func oneRecord(t *testing.T, logs *logBuffer) map[string]any {
 		t.Fatal(err)
 	}
 	return rec
+}
+
+// Denials over the limit are counted, not logged, and the count is logged
+// with the first denial of a later second; allowed calls are not limited.
+func TestDenialLogLimit(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	var now atomic.Int64
+	now.Store(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC).UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	hook := interceptors.LogDecisions(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		interceptors.WithDenialLogLimit(3), interceptors.WithLogClock(clock))
+	ctx := context.Background()
+	denied := interceptors.Decision{FullMethod: "/x.S/M", Reason: interceptors.ReasonInvalidToken, Err: token.ErrSignatureInvalid}
+	allowed := interceptors.Decision{FullMethod: "/x.S/M", Allowed: true, Reason: interceptors.ReasonValidToken, User: "ana"}
+	for range 10 {
+		hook(ctx, denied)
+		hook(ctx, allowed)
+	}
+	lines := logs.take()
+	if got := countContaining(lines, "call denied"); got != 3 {
+		t.Errorf("%d denials logged in one second, want the limit, 3:\n%s", got, strings.Join(lines, "\n"))
+	}
+	if got := countContaining(lines, "call allowed"); got != 10 {
+		t.Errorf("%d allowed calls logged, want all 10", got)
+	}
+
+	now.Add(int64(1500 * time.Millisecond))
+	hook(ctx, denied)
+	lines = logs.take()
+	if len(lines) != 2 || !strings.Contains(lines[0], `"not_logged":7`) || !strings.Contains(lines[0], `"limit_per_second":3`) ||
+		!strings.Contains(lines[1], "call denied") {
+		t.Errorf("next second: want the count of the 7 not logged, then the denial; got\n%s", strings.Join(lines, "\n"))
+	}
+
+	unlimited := interceptors.LogDecisions(slog.New(slog.NewJSONHandler(&logs, nil)), interceptors.WithDenialLogLimit(0), interceptors.WithLogClock(clock))
+	for range 500 {
+		unlimited(ctx, denied)
+	}
+	if got := len(logs.take()); got != 500 {
+		t.Errorf("WithDenialLogLimit(0): %d of 500 denials logged, want all", got)
+	}
+}
+
+func countContaining(lines []string, s string) int {
+	n := 0
+	for _, l := range lines {
+		if strings.Contains(l, s) {
+			n++
+		}
+	}
+	return n
 }

@@ -5,6 +5,7 @@ import "github.com/tokengate/tokengate/internal/settings"
 // Unexported names the external tests need.
 var (
 	WithCredentialClock = withCredentialClock
+	WithLogClock        = withLogClock
 	ReadPolicyFile      = readPolicyFile
 	MaxPolicyFileSize   = settings.MaxFileSize
 	ParseUsers          = parseUsers

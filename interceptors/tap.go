@@ -34,7 +34,7 @@ import (
 // makes progress. It does no I/O of its own and no allocation on a cached
 // token beyond the caller's context; the decision hooks run there too, so
 // with the tap installed they must not block either (LogDecisions writes
-// one record per denial).
+// a record per denial, up to its limit per second: WithDenialLogLimit).
 //
 // grpc.InTapHandle is experimental in grpc-go. Everything works without
 // it: the interceptors are the backstop, and nothing a caller sends can
