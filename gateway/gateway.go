@@ -35,8 +35,7 @@ type Gateway struct {
 	maxBody       int64
 	errTooLarge   error
 	// plain is a ServeMux with only tokengate's header matcher and status
-	// token: the metadata it makes for a request is the metadata of the
-	// request's call (see callContext), and it answers Guard's refusals.
+	// token; it answers Guard's refusals.
 	plain *runtime.ServeMux
 }
 
@@ -94,10 +93,12 @@ func WithStatusMethods(methods ...string) Option {
 //
 // f is asked once per request to an RPC route, as soon as the RPC is known
 // (never for ServeMux.HandlePath routes): with the RPC's full method name
-// (Guard: the name it was given) and a context whose
-// incoming metadata is what the call will carry from tokengate's header
-// matcher and status token (the metadata of your own annotators is not
-// there), and whose peer is the HTTP caller. It returns nil to let the
+// (Guard: the name it was given) and a context whose incoming metadata
+// holds the call's credentials as the call will carry them, authorization
+// (every Authorization value, in order) and, on status routes,
+// x-status-token (from ?token=), and nothing else (no other header, and
+// none of your own annotators' metadata: making it all would cost more than
+// the decision), and whose peer is the HTTP caller. It returns nil to let the
 // request go on, to the server, whose interceptors decide the call again
 // and stay the authority, or a gRPC status error, which is the answer:
 // Unauthenticated becomes 401 with the challenge, as from the server.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -333,8 +334,13 @@ func (a *Authenticator) decide(ctx context.Context, md metadata.MD, method strin
 		// exp+leeway's (the check's !now.Truncate(time.Second).After),
 		// that is until the next second begins, here in the monotonic
 		// time of processStart.
+		// A token good for centuries would overflow the sum: saturate.
 		end := time.Unix(verified.ExpiresAt().Add(p.leeway).Unix()+1, 0)
-		c.tapped, c.until = true, now.Sub(processStart)+end.Sub(now)
+		elapsed, left := now.Sub(processStart), end.Sub(now)
+		c.tapped, c.until = true, elapsed+left
+		if left > math.MaxInt64-elapsed {
+			c.until = math.MaxInt64
+		}
 	}
 	return c, Decision{Allowed: true, Reason: ReasonValidToken, User: verified.User()}
 }
@@ -408,7 +414,11 @@ func (a *Authenticator) KnowMethods(srv interface {
 	known := map[string]struct{}{}
 	for service, info := range srv.GetServiceInfo() {
 		for _, m := range info.Methods {
-			known["/"+service+"/"+m.Name] = struct{}{}
+			// Only names of the right shape, so that methodName can
+			// trust what it finds here.
+			if name := "/" + service + "/" + m.Name; wellFormedName(name) {
+				known[name] = struct{}{}
+			}
 		}
 	}
 	a.known.Store(&known)
@@ -423,11 +433,16 @@ func (a *Authenticator) methodName(fullMethod string, fromServer bool) string {
 			if _, ok := (*known)[fullMethod]; !ok {
 				return UnregisteredMethod
 			}
-			return fullMethod // a registered name has the right shape
+			return fullMethod // KnowMethods kept only well-formed names
 		}
 	}
-	if fullMethod == "" || fullMethod[0] != '/' || len(fullMethod) > maxMethodNameSize || !utf8.ValidString(fullMethod) {
+	if !wellFormedName(fullMethod) {
 		return UnregisteredMethod
 	}
 	return fullMethod
+}
+
+// wellFormedName reports whether a method name can be a label as it is.
+func wellFormedName(name string) bool {
+	return name != "" && name[0] == '/' && len(name) <= maxMethodNameSize && utf8.ValidString(name)
 }

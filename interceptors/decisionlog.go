@@ -6,7 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/metadata"
@@ -56,12 +56,13 @@ type decisionLogger struct {
 	limit   int64 // denials logged per second; 0: every one
 	now     func() time.Time
 
-	second  atomic.Int64 // the Unix second whose denials count counts
-	count   atomic.Int64 // denials seen in that second
-	dropped atomic.Int64 // denials not logged, and not yet reported
+	mu      sync.Mutex // held only to count, never while logging
+	second  int64      // the latest Unix second a denial was counted in
+	count   int64      // denials counted in that second
+	dropped int64      // denials not logged, and not yet reported
 }
 
-// LogDecisions returns a DecisionHook that logs every decision to logger
+// LogDecisions returns a DecisionHook that logs decisions to logger
 // (slog.Default() when nil). Install it with WithDecisionHook.
 //
 // Levels:
@@ -82,7 +83,9 @@ type decisionLogger struct {
 // A record below the logger's level costs one Enabled check, so leaving the
 // hook installed with Debug off is cheap. Denials are logged up to
 // DefaultDenialLogLimit per second (WithDenialLogLimit), so that a flood of
-// bad tokens is not a flood of log records.
+// bad tokens is not a flood of log records; the count of those not logged
+// is logged with the next denial of a later second (so a flood followed by
+// silence leaves its last count in the metrics only).
 func LogDecisions(logger *slog.Logger, opts ...LogOption) DecisionHook {
 	l := &decisionLogger{logger: logger, limit: DefaultDenialLogLimit, now: time.Now}
 	if l.logger == nil {
@@ -130,26 +133,32 @@ func (l *decisionLogger) log(ctx context.Context, d Decision) {
 }
 
 // admit reports whether a denial may be logged under the limit, and logs
-// how many were not when a new second begins. It never blocks: counts are
-// atomic, and a denial that races with the turn of a second may be counted
-// in either.
+// how many were not when a denial arrives in a later second. It takes a
+// mutex only to count (never while logging), so it does not block. The
+// second only moves forward: a denial that read the clock just before
+// another moved to the next second counts in the next one.
 func (l *decisionLogger) admit(ctx context.Context) bool {
 	if l.limit == 0 {
 		return true
 	}
 	now := l.now().Unix()
-	if sec := l.second.Load(); sec != now && l.second.CompareAndSwap(sec, now) {
-		l.count.Store(0)
-		if n := l.dropped.Swap(0); n > 0 {
-			l.logger.LogAttrs(ctx, slog.LevelWarn, "tokengate: denials not logged, over the limit per second",
-				slog.Int64("not_logged", n), slog.Int64("limit_per_second", l.limit))
-		}
+	var dropped int64
+	l.mu.Lock()
+	if now > l.second {
+		l.second, l.count = now, 0
+		dropped, l.dropped = l.dropped, 0
 	}
-	if l.count.Add(1) > l.limit {
-		l.dropped.Add(1)
-		return false
+	l.count++
+	ok := l.count <= l.limit
+	if !ok {
+		l.dropped++
 	}
-	return true
+	l.mu.Unlock()
+	if dropped > 0 {
+		l.logger.LogAttrs(ctx, slog.LevelWarn, "tokengate: denials not logged, over the limit per second",
+			slog.Int64("not_logged", dropped), slog.Int64("limit_per_second", l.limit))
+	}
+	return ok
 }
 
 // withLogClock sets the clock of the denial limit, for tests.
