@@ -8,6 +8,7 @@
 #   bash bench/refusal.sh flood      # 3. valid callers while unauthenticated 1 MiB calls flood in
 #   bash bench/refusal.sh floor      # 4. the demo's gRPC refusal against the floor any refusal at the transport pays
 #   BATCHES=16 bash bench/refusal.sh cpu   # more batches, narrower intervals
+#   DEMO_ARGS="-grpc-window 65535 -grpc-conn-window 65535" bash bench/refusal.sh cpu   # the demo with fixed gRPC windows
 #
 # The set-up is bench/load.sh's (bench/lib.sh): servers pinned to core 0,
 # load tools to core 1, a server's CPU read from /proc/PID/task/*/sched
@@ -87,6 +88,7 @@ ROUNDS=${ROUNDS:-3}         # part 3: rounds of (no flood, flood)
 FLOOD_NICES=${FLOOD_NICES:-"0 19"} # part 3: the flooder's nice levels, one set of rounds each
 FN_GRPC=${FN_GRPC:-15000}   # part 3: valid gRPC calls per run
 FN_REST=${FN_REST:-15000}   # part 3: valid REST calls per run
+DEMO_ARGS=${DEMO_ARGS:-}    # parts 1, 3, 4: more flags for the demo, e.g. "-grpc-window 65535 -grpc-conn-window 65535"
 WINDOW=${WINDOW:-65535}     # part 2: the static server's InitialWindowSize
 CONN_WINDOW=${CONN_WINDOW:-65535} # part 2: and its InitialConnWindowSize
 case $PART in all | cpu | window | flood | floor) ;; *)
@@ -169,8 +171,10 @@ stop_pid "$pid_check"
 
 # ---------------------------------------------------------------- 1. cpu
 part_cpu() {
-	start_demo a "$secret"
-	start_demo b "$secret"
+	# shellcheck disable=SC2086 # DEMO_ARGS is a list of flags
+	start_demo a "$secret" $DEMO_ARGS
+	# shellcheck disable=SC2086 # DEMO_ARGS is a list of flags
+	start_demo b "$secret" $DEMO_ARGS
 	# Warm up both faces of both servers (connections, caches, the tools).
 	for s in a b; do
 		g="grpc_$s" h="http_$s"
@@ -198,7 +202,7 @@ part_cpu() {
 	stop_pid "$pid_b"
 	[ -z "${RESULTS:-}" ] || cp "$work/cpu.results" "$RESULTS.cpu"
 	echo
-	echo "1. CPU per refused call ($SIZE-byte body) vs. per accepted call ({\"message\":\"hi\"}), two demos loaded at once, $BATCHES batches per case, C=$C per tool${server_cpu:+, servers on core 0, tools on core 1}"
+	echo "1. CPU per refused call ($SIZE-byte body) vs. per accepted call ({\"message\":\"hi\"}), two demos${DEMO_ARGS:+ ($DEMO_ARGS)} loaded at once, $BATCHES batches per case, C=$C per tool${server_cpu:+, servers on core 0, tools on core 1}"
 	echo "   gRPC tap installed: $tap; REST: $rest_behaviour"
 	python3 - "$work/cpu.results" <<'PY'
 import random, statistics as st, sys
@@ -367,8 +371,14 @@ window_batch() {
 # the transport costs grpc-go), both with grpc-go's default windows, side by
 # side under the same refused load.
 part_floor() {
-	start_demo tg "$secret"
-	start_windowserver floor "$secret" -refuse-all
+	# shellcheck disable=SC2086 # DEMO_ARGS is a list of flags
+	start_demo tg "$secret" $DEMO_ARGS
+	# The floor gets the demo's windows, if DEMO_ARGS sets them.
+	local floor_args
+	# shellcheck disable=SC2046 # unquoted on purpose: no flag, no word
+	floor_args=$(echo $(echo " $DEMO_ARGS " | sed -n 's/.* -grpc-window \([0-9]*\) .*/-window \1/p') $(echo " $DEMO_ARGS " | sed -n 's/.* -grpc-conn-window \([0-9]*\) .*/-conn-window \1/p'))
+	# shellcheck disable=SC2086 # floor_args is a list of flags
+	start_windowserver floor "$secret" -refuse-all $floor_args
 	: >"$work/floor.results"
 	local loads=(
 		"none-c50 -auth none -size $SIZE -c 50 -conns 4"
@@ -389,7 +399,7 @@ part_floor() {
 	stop_pid "$pid_floor"
 	[ -z "${RESULTS:-}" ] || cp "$work/floor.results" "$RESULTS.floor"
 	echo
-	echo "4. gRPC refusal against its floor: the demo and bench/windowserver -refuse-all, grpc-go's default windows, side by side, $WBATCHES x ${WDUR}s per load (refused calls, $SIZE-byte messages)"
+	echo "4. gRPC refusal against its floor: the demo${DEMO_ARGS:+ ($DEMO_ARGS)} and bench/windowserver -refuse-all${floor_args:+ ($floor_args)}, side by side, $WBATCHES x ${WDUR}s per load (refused calls, $SIZE-byte messages)"
 	python3 - "$work/floor.results" <<'PY'
 import json, random, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
@@ -420,7 +430,8 @@ PY
 
 # ---------------------------------------------------------------- 3. flood
 part_flood() {
-	start_demo f "$secret"
+	# shellcheck disable=SC2086 # DEMO_ARGS is a list of flags
+	start_demo f "$secret" $DEMO_ARGS
 	ghz_n 3000 "$grpc_f" "$work/warm"
 	hey_n 3000 "$http_f" "$work/warm"
 	: >"$work/flood.results"
@@ -441,7 +452,7 @@ part_flood() {
 	stop_pid "$pid_f"
 	[ -z "${RESULTS:-}" ] || cp "$work/flood.results" "$RESULTS.flood"
 	echo
-	echo "3. valid callers (C=$C, {\"message\":\"hi\"}) on one demo, alone and while $C callers flood it with unauthenticated $SIZE-byte calls, $ROUNDS rounds${server_cpu:+; server on core 0, valid tool and flooder both on core 1}"
+	echo "3. valid callers (C=$C, {\"message\":\"hi\"}) on one demo${DEMO_ARGS:+ ($DEMO_ARGS)}, alone and while $C callers flood it with unauthenticated $SIZE-byte calls, $ROUNDS rounds${server_cpu:+; server on core 0, valid tool and flooder both on core 1}"
 	python3 - "$work/flood.results" <<'PY'
 import statistics as st, sys
 rows = [l.split() for l in open(sys.argv[1])]

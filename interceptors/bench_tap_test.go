@@ -24,12 +24,13 @@ func BenchmarkTappedCall(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := interceptors.New(interceptors.Config{Secret: secret},
+	a, err := interceptors.New(interceptors.Config{Secret: secret}, quiet(),
 		interceptors.WithDecisionHook(interceptors.LogDecisions(slog.New(slog.DiscardHandler))),
 		interceptors.WithDecisionHook(m.Hook()))
 	if err != nil {
 		b.Fatal(err)
 	}
+	a.KnowMethods(echoServer{}) // as the demo does
 	unary := a.UnaryServerInterceptor()
 	md := metadata.Pairs("authorization", "Bearer "+mustSign(b, secret, "ana", time.Now().Add(time.Hour)),
 		"content-type", "application/grpc", "user-agent", "grpc-go/1.85.0")
@@ -48,4 +49,11 @@ func BenchmarkTappedCall(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// echoServer answers GetServiceInfo as a grpc.Server serving EchoService.
+type echoServer struct{}
+
+func (echoServer) GetServiceInfo() map[string]grpc.ServiceInfo {
+	return map[string]grpc.ServiceInfo{"tokengate.v1.EchoService": {Methods: []grpc.MethodInfo{{Name: "UnaryEcho"}}}}
 }

@@ -117,3 +117,35 @@ func TestTapAllocations(t *testing.T) {
 		t.Errorf("TapHandle on a cached token: %v allocations, want at most 1", n)
 	}
 }
+
+// A call the tap let in is decided once, whatever the token's exp: the
+// interceptors take the tap's decision (one report), even for a token good
+// until the year 9999, whose expiry does not fit in the monotonic clock's
+// reach from now.
+func TestTapDecisionHoldsForAnyExpiry(t *testing.T) {
+	t.Parallel()
+	const method = "/tokengate.v1.EchoService/UnaryEcho"
+	for _, exp := range []time.Time{
+		time.Now().Add(time.Hour),
+		time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+	} {
+		var reports atomic.Int64
+		a, err := interceptors.New(interceptors.Config{Secret: secret}, quiet(),
+			interceptors.WithDecisionHook(func(context.Context, interceptors.Decision) { reports.Add(1) }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		md := metadata.Pairs("authorization", "Bearer "+mustSign(t, secret, "ana", exp))
+		ctx, err := a.TapHandle(metadata.NewIncomingContext(context.Background(), md), &tap.Info{FullMethodName: method, Header: md})
+		if err != nil {
+			t.Fatalf("exp %v: tap refused: %v", exp, err)
+		}
+		if _, err := a.AuthFunc(grpc.NewContextWithServerTransportStream(ctx, fakeStream{method: method})); err != nil {
+			t.Fatalf("exp %v: interceptors refused: %v", exp, err)
+		}
+		if n := reports.Load(); n != 1 {
+			t.Errorf("exp %v: %d decisions reported, want 1 (the tap's)", exp, n)
+		}
+	}
+}

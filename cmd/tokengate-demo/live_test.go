@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -274,5 +275,70 @@ func TestDemoPprof(t *testing.T) {
 	}
 	if code := get(r.base + "/debug/pprof/"); code == http.StatusOK {
 		t.Error("pprof served on the public listener")
+	}
+}
+
+// -grpc-window and -grpc-conn-window fix the windows the gRPC listener
+// advertises (its first SETTINGS and WINDOW_UPDATE); a size grpc-go would
+// ignore is refused.
+func TestDemoWindows(t *testing.T) {
+	t.Parallel()
+	advertised := func(t *testing.T, addr string) (stream uint32, conn uint32) {
+		t.Helper()
+		c := dialRaw(t, addr)
+		defer c.Close()
+		if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+			t.Fatal(err)
+		}
+		fr := http2.NewFramer(c, c)
+		if err := fr.WriteSettings(); err != nil {
+			t.Fatal(err)
+		}
+		stream, conn = 65535, 65535 // HTTP/2's defaults, unless told otherwise
+		_ = c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil { // the deadline: the server has said what it says first
+				return stream, conn
+			}
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				if v, ok := f.Value(http2.SettingInitialWindowSize); ok && !f.IsAck() {
+					stream = v
+				}
+			case *http2.WindowUpdateFrame:
+				if f.StreamID == 0 {
+					conn += f.Increment
+				}
+			}
+		}
+	}
+	for _, tc := range []struct {
+		args                []string
+		wantStream, minConn uint32
+		exactConn           bool
+	}{
+		{nil, 65535, 65535, false}, // grpc-go's defaults (BDP estimation grows them later)
+		{[]string{"-grpc-window", "65535", "-grpc-conn-window", "1048576"}, 65535, 1048576, true},
+		{[]string{"-grpc-window", "262144"}, 262144, 65535, false},
+	} {
+		o, err := parseOptions(tc.args, []string{"TOKENS_SECRET=" + testSecret}, "", io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		r := startDemoWith(t, o, nil)
+		stream, conn := advertised(t, r.d.grpcAddr)
+		if stream != tc.wantStream || conn < tc.minConn || (tc.exactConn && conn != tc.minConn) {
+			t.Errorf("%q: advertised stream window %d, connection window %d; want %d and %d", tc.args, stream, conn, tc.wantStream, tc.minConn)
+		}
+		r.stop()
+	}
+	for _, bad := range [][]string{{"-grpc-window", "1000"}, {"-grpc-conn-window", "big"}, {"-grpc-window", "4294967296"}} {
+		if _, err := parseOptions(bad, []string{"TOKENS_SECRET=" + testSecret}, "", io.Discard); err == nil || !strings.Contains(err.Error(), "not a window size") {
+			t.Errorf("%q: err = %v, want it refused as not a window size", bad, err)
+		}
+	}
+	if _, err := parseOptions(nil, []string{"TOKENS_SECRET=" + testSecret, "GRPC_WINDOW_SIZE=10"}, "", io.Discard); err == nil {
+		t.Error("GRPC_WINDOW_SIZE=10 accepted")
 	}
 }

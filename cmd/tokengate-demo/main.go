@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +40,7 @@ const (
 	defaultGRPCAddr = "127.0.0.1:50051"
 	defaultHTTPAddr = "127.0.0.1:8080"
 	shutdownGrace   = 5 * time.Second
+	minWindow       = 65535 // the smallest HTTP/2 window grpc-go accepts
 )
 
 // Limits of the REST side on slow or idle clients. A request, headers and
@@ -72,7 +75,12 @@ type options struct {
 	grpcAddr   string
 	httpAddr   string
 	pprofAddr  string // "" serves no profiles
-	auth       interceptors.Config
+	// grpcWindow and grpcConnWindow, when not zero, fix the HTTP/2
+	// flow-control windows of the gRPC listener (grpc.InitialWindowSize,
+	// grpc.InitialConnWindowSize, which also turn grpc-go's BDP estimation
+	// off): what a refused caller can make the server read.
+	grpcWindow, grpcConnWindow int
+	auth                       interceptors.Config
 	// loadAuth reads auth again (SIGHUP, a changed policy file); nil
 	// means it never changes.
 	loadAuth func() (interceptors.Config, error)
@@ -109,10 +117,13 @@ func parseOptions(args, environ []string, dotEnv string, out io.Writer) (options
 	fs.StringVar(&o.grpcAddr, "grpc-addr", env("GRPC_ADDR", defaultGRPCAddr), "gRPC listen address (env GRPC_ADDR)")
 	fs.StringVar(&o.httpAddr, "http-addr", env("HTTP_ADDR", defaultHTTPAddr), "REST gateway listen address (env HTTP_ADDR)")
 	fs.StringVar(&o.pprofAddr, "pprof-addr", env("PPROF_ADDR", ""), "serve net/http/pprof on this address, off when empty; keep it on loopback (env PPROF_ADDR)")
+	var window, connWindow string
+	fs.StringVar(&window, "grpc-window", env("GRPC_WINDOW_SIZE", ""), "fix the gRPC listener's HTTP/2 stream window at this many bytes (65535 or more; empty: grpc-go's default, grown by BDP estimation) (env GRPC_WINDOW_SIZE)")
+	fs.StringVar(&connWindow, "grpc-conn-window", env("GRPC_CONN_WINDOW_SIZE", ""), "fix the gRPC listener's HTTP/2 connection window at this many bytes (65535 or more; empty: grpc-go's default) (env GRPC_CONN_WINDOW_SIZE)")
 	fs.StringVar(&o.tlsCert, "tls-cert", env("TLS_CERT_FILE", ""), "PEM certificate: serve gRPC and REST over TLS, reloaded when the file changes (env TLS_CERT_FILE)")
 	fs.StringVar(&o.tlsKey, "tls-key", env("TLS_KEY_FILE", ""), "PEM private key of -tls-cert (env TLS_KEY_FILE)")
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: tokengate-demo [-grpc-addr ADDR] [-http-addr ADDR] [-tls-cert FILE -tls-key FILE] [-pprof-addr ADDR]\n\n"+
+		fmt.Fprintf(out, "Usage: tokengate-demo [-grpc-addr ADDR] [-http-addr ADDR] [-tls-cert FILE -tls-key FILE] [-pprof-addr ADDR] [-grpc-window BYTES] [-grpc-conn-window BYTES]\n\n"+
 			"Runs EchoService and StatusService behind tokengate over gRPC and REST.\n"+
 			"Auth comes from TOKENS_SECRET, TOKENS_SECRET_PREVIOUS, TOKENS_USERS, STATUS_TOKEN,\n"+
 			"TOKENS_LEEWAY and TOKENS_CACHE_SIZE (empty TOKENS_SECRET: auth off), in the\n"+
@@ -126,6 +137,20 @@ func parseOptions(args, environ []string, dotEnv string, out io.Writer) (options
 	}
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	for _, w := range []struct {
+		name, value string
+		to          *int
+	}{{"-grpc-window", window, &o.grpcWindow}, {"-grpc-conn-window", connWindow, &o.grpcConnWindow}} {
+		if w.value == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(w.value, 10, 32)
+		if err != nil || n < minWindow {
+			// grpc-go would ignore a smaller window without a word.
+			return options{}, fmt.Errorf("%s: %q is not a window size: want a number of bytes from %d to %d", w.name, w.value, minWindow, math.MaxInt32)
+		}
+		*w.to = int(n)
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return options{}, errors.New("TLS needs both a certificate and a key (-tls-cert and -tls-key, or TLS_CERT_FILE and TLS_KEY_FILE)")
@@ -268,7 +293,16 @@ func newDemo(o options, logger *slog.Logger) (_ *demo, err error) {
 		reflection.Register(srv)
 		return srv
 	}
-	d.grpcSrv, d.inprocSrv = newServer(grpcCreds...), newServer()
+	// Fixed windows, if asked for, on the callers' listener only: the
+	// gateway's in-memory connection keeps grpc-go's defaults.
+	external := grpcCreds
+	if o.grpcWindow > 0 {
+		external = append(external, grpc.InitialWindowSize(int32(o.grpcWindow)))
+	}
+	if o.grpcConnWindow > 0 {
+		external = append(external, grpc.InitialConnWindowSize(int32(o.grpcConnWindow)))
+	}
+	d.grpcSrv, d.inprocSrv = newServer(external...), newServer()
 	auth.KnowMethods(d.grpcSrv) // decisions name only registered methods
 
 	// The gateway reaches the gRPC server over a real gRPC connection, so
