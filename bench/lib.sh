@@ -70,7 +70,8 @@ start_demo() {
 	[ -n "${!g}" ] && [ -n "${!h}" ] || { cat "$log" >&2; exit 1; }
 }
 
-# start_windowserver NAME SECRET [ARGS...]: sets pid_NAME and grpc_NAME.
+# start_windowserver NAME SECRET [ARGS...]: sets pid_NAME, grpc_NAME and
+# http_NAME (empty unless it serves HTTP: -refuse-all -http-addr).
 start_windowserver() {
 	local name=$1 secret=$2 log="$work/ws-$1.log" pid
 	shift 2
@@ -80,6 +81,7 @@ start_windowserver() {
 	wait_log "$log" 'listening'
 	printf -v "pid_$name" %s "$pid"
 	printf -v "grpc_$name" %s "$(sed -n 's/.*grpc=\([^ ]*\).*/\1/p' "$log" | head -1)"
+	printf -v "http_$name" %s "$(sed -n 's/.* http=\([^ ]*\).*/\1/p' "$log" | head -1)"
 }
 
 # stop_pid PID: stops one server this script started.

@@ -348,15 +348,17 @@ PY
 # per server to $work/$wres (default win.results).
 window_batch() {
 	local load=$1 delay=$2 b=$3 a=${wa:-dflt} z=${wb:-static} res="$work/${wres:-win.results}"
+	local face=${wface:-grpc} at=grpc
+	[ "$face" = grpc ] || at=http
 	shift 3
 	local ca cz ra rz first=$a second=$z
 	if [ $((b % 2)) = 0 ]; then first=$z second=$a; fi
 	local pa=pid_$a pz=pid_$z
 	ca=$(cpu_ns "${!pa}") cz=$(cpu_ns "${!pz}") ra=$(rchar "${!pa}") rz=$(rchar "${!pz}")
-	local g1=grpc_$first g2=grpc_$second
-	timeout 120 "${load_cpu[@]}" "$work/refuse" -face grpc -addr "${!g1}" -d "${WDUR}s" -delay "$delay" "$@" >"$work/w-$first.json" &
+	local g1=${at}_$first g2=${at}_$second
+	timeout 120 "${load_cpu[@]}" "$work/refuse" -face "$face" -addr "${!g1}" -d "${WDUR}s" -delay "$delay" "$@" >"$work/w-$first.json" &
 	local p1=$!
-	timeout 120 "${load_cpu[@]}" "$work/refuse" -face grpc -addr "${!g2}" -d "${WDUR}s" -delay "$delay" "$@" >"$work/w-$second.json" &
+	timeout 120 "${load_cpu[@]}" "$work/refuse" -face "$face" -addr "${!g2}" -d "${WDUR}s" -delay "$delay" "$@" >"$work/w-$second.json" &
 	local p2=$!
 	wait "$p1" || { cat "$work/w-$first.json" >&2; exit 1; }
 	wait "$p2" || { cat "$work/w-$second.json" >&2; exit 1; }
@@ -378,7 +380,7 @@ part_floor() {
 	# shellcheck disable=SC2046 # unquoted on purpose: no flag, no word
 	floor_args=$(echo $(echo " $DEMO_ARGS " | sed -n 's/.* -grpc-window \([0-9]*\) .*/-window \1/p') $(echo " $DEMO_ARGS " | sed -n 's/.* -grpc-conn-window \([0-9]*\) .*/-conn-window \1/p'))
 	# shellcheck disable=SC2086 # floor_args is a list of flags
-	start_windowserver floor "$secret" -refuse-all $floor_args
+	start_windowserver floor "$secret" -refuse-all -http-addr 127.0.0.1:0 $floor_args
 	: >"$work/floor.results"
 	local loads=(
 		"none-c50 -auth none -size $SIZE -c 50 -conns 4"
@@ -395,11 +397,20 @@ part_floor() {
 			done
 		done
 	done
+	# REST: the demo's gateway against net/http answering 401 unread.
+	for l in "rest-none-c50 -auth none" "rest-forged-c50 -auth forged"; do
+		read -r name args <<<"$l"
+		for b in $(seq "$WBATCHES"); do
+			echo "floor: $name, batch $b/$WBATCHES" >&2
+			# shellcheck disable=SC2086 # args is a list of flags
+			wface=rest wa=tg wb=floor wres=floor.results window_batch "$name" 0s "$b" $args -size "$SIZE" -c 50
+		done
+	done
 	stop_pid "$pid_tg"
 	stop_pid "$pid_floor"
 	[ -z "${RESULTS:-}" ] || cp "$work/floor.results" "$RESULTS.floor"
 	echo
-	echo "4. gRPC refusal against its floor: the demo${DEMO_ARGS:+ ($DEMO_ARGS)} and bench/windowserver -refuse-all${floor_args:+ ($floor_args)}, side by side, $WBATCHES x ${WDUR}s per load (refused calls, $SIZE-byte messages)"
+	echo "4. Refusal against its floor: the demo${DEMO_ARGS:+ ($DEMO_ARGS)} and bench/windowserver -refuse-all${floor_args:+ ($floor_args)}, side by side, $WBATCHES x ${WDUR}s per load (refused calls, $SIZE-byte messages; rest-*: the demo's gateway against net/http answering 401 without reading, on port http=)"
 	python3 - "$work/floor.results" <<'PY'
 import json, random, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]

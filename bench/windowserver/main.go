@@ -14,10 +14,13 @@
 // refuses every call with Unauthenticated without looking at anything, so
 // what a refused call costs it is grpc-go's own work (the headers, the
 // refusal, and the DATA the client sent within the windows), which no
-// authentication at the transport can avoid. bench/refusal.sh floor
-// compares tokengate's refusal with it.
+// authentication at the transport can avoid. With -http-addr as well, it
+// serves HTTP/1.1 there, answering every request as the demo's gateway
+// answers one without a token, without reading its body: what a REST
+// refusal costs net/http (the connection, the headers, the answer, the
+// close). bench/refusal.sh floor compares tokengate's refusals with both.
 //
-// It prints "windowserver listening grpc=ADDR" on stderr and serves until
+// It prints "windowserver listening grpc=ADDR [http=ADDR]" on stderr and serves until
 // SIGINT/SIGTERM or -max-life.
 package main
 
@@ -26,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -41,6 +45,22 @@ import (
 	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
 )
 
+// refuseHTTP answers as the demo's gateway answers a request without a
+// token: 401, its challenge and JSON body, and, when the body is left
+// unread, Connection: close. It reads nothing but the headers.
+func refuseHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Www-Authenticate", `Bearer realm="tokengate"`)
+	if r.ContentLength != 0 {
+		h.Set("Connection", "close")
+	}
+	w.WriteHeader(http.StatusUnauthorized)
+	_, _ = w.Write(refusalBody)
+}
+
+var refusalBody = []byte(`{"code":16,"message":"missing bearer token","details":[]}`)
+
 // errRefused is -refuse-all's answer, made once.
 var errRefused = status.Error(codes.Unauthenticated, "refused")
 
@@ -49,6 +69,7 @@ func main() {
 	window := flag.Int("window", 0, "grpc.InitialWindowSize in bytes (0: grpc-go's default with BDP estimation)")
 	connWindow := flag.Int("conn-window", 0, "grpc.InitialConnWindowSize in bytes (0: grpc-go's default with BDP estimation)")
 	refuseAll := flag.Bool("refuse-all", false, "refuse every call at the tap, unread: the floor of a refusal")
+	httpAddr := flag.String("http-addr", "", "with -refuse-all, also serve HTTP/1.1 here, answering every request 401 as the demo's gateway does, without reading its body: the floor of a REST refusal")
 	maxLife := flag.Duration("max-life", 30*time.Minute, "exit after this long whatever happens, so a forgotten server goes away")
 	flag.Parse()
 
@@ -89,7 +110,19 @@ func main() {
 		fmt.Fprintln(os.Stderr, "windowserver:", err)
 		os.Exit(1)
 	}
-	fmt.Fprintf(os.Stderr, "windowserver listening grpc=%s window=%d conn-window=%d refuse-all=%t\n", lis.Addr(), *window, *connWindow, *refuseAll)
+	httpShown := ""
+	if *refuseAll && *httpAddr != "" {
+		hl, err := net.Listen("tcp", *httpAddr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "windowserver:", err)
+			os.Exit(1)
+		}
+		httpShown = " http=" + hl.Addr().String()
+		hs := &http.Server{Handler: http.HandlerFunc(refuseHTTP), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = hs.Serve(hl) }()
+		defer hs.Close()
+	}
+	fmt.Fprintf(os.Stderr, "windowserver listening grpc=%s%s window=%d conn-window=%d refuse-all=%t\n", lis.Addr(), httpShown, *window, *connWindow, *refuseAll)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
