@@ -306,41 +306,7 @@ part_window() {
 	[ -z "${RESULTS:-}" ] || cp "$work/win.results" "$RESULTS.window"
 	echo
 	echo "2. gRPC flow-control floor: bench/windowserver with grpc-go's default windows (BDP) and with InitialWindowSize $WINDOW and InitialConnWindowSize $CONN_WINDOW (static), side by side, $WBATCHES x ${WDUR}s per load"
-	python3 - "$work/win.results" <<'PY'
-import json, random, sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-# load delay batch server cpu_ns rchar json
-rng = random.Random(1)
-print(f"   {'load':13} {'delay':5} {'server':6} {'calls/s':>8} {'µs/call':>8} {'KiB read/call':>13} {'KiB sent/call':>13} {'stream windows advertised':>26} {'static/default CPU per call (95% CI)':>37}")
-seen = []
-for r in rows:
-    if (r[0], r[1]) not in seen:
-        seen.append((r[0], r[1]))
-for load, delay in seen:
-    per = {}
-    for srv in ("dflt", "static"):
-        sel = [r for r in rows if r[0] == load and r[1] == delay and r[3] == srv]
-        js = [json.loads(r[6]) for r in sel]
-        calls = sum(j["answered"] for j in js)
-        cpu = sum(int(r[4]) for r in sel)
-        per[srv] = [(int(r[4]), j["answered"]) for r, j in zip(sel, js)]
-        wins = "-"
-        probes = [j.get("probe") for j in js if j.get("probe")]
-        if probes:
-            later = [w for p in probes for w in (p.get("later_stream_windows") or [])]
-            init = probes[0].get("initial_settings", {}).get("INITIAL_WINDOW_SIZE", 65535)
-            wins = f"{init}" + (f" grown to {max(later)}" if later else " fixed")
-        row = f"   {load:13} {delay:5} {srv:6} {calls / sum(j['elapsed_s'] for j in js):8.0f} {cpu / calls / 1e3:8.1f} " \
-              f"{sum(int(r[5]) for r in sel) / calls / 1024:13.1f} {sum(j['bytes_sent'] for j in js) / calls / 1024:13.1f} {wins:>26}"
-        if srv == "static":
-            pairs = list(zip(per["static"], per["dflt"]))
-            ratio = lambda ps: (sum(a[0] for a, _ in ps) / sum(a[1] for a, _ in ps)) / (sum(b[0] for _, b in ps) / sum(b[1] for _, b in ps))
-            boots = sorted(ratio(rng.choices(pairs, k=len(pairs))) for _ in range(2000))
-            row += f" {ratio(pairs):10.2f} ({boots[49]:.2f}-{boots[1949]:.2f})"
-        print(row)
-print("   (KiB read/call: the server's rchar over the calls; KiB sent/call: what bench/refuse wrote; delay: answers held that")
-print("    long before the client sees them; windows: SETTINGS_INITIAL_WINDOW_SIZE the server sent, first and largest)")
-PY
+	python3 bench/pair_table.py "$work/win.results" dflt static static "static/default CPU per call"
 }
 
 # window_batch LOAD DELAY B ARGS...: servers $wa and $wb (default: the two
@@ -411,32 +377,7 @@ part_floor() {
 	[ -z "${RESULTS:-}" ] || cp "$work/floor.results" "$RESULTS.floor"
 	echo
 	echo "4. Refusal against its floor: the demo${DEMO_ARGS:+ ($DEMO_ARGS)} and bench/windowserver -refuse-all${floor_args:+ ($floor_args)}, side by side, $WBATCHES x ${WDUR}s per load (refused calls, $SIZE-byte messages; rest-*: the demo's gateway against net/http answering 401 without reading, on port http=)"
-	python3 - "$work/floor.results" <<'PY'
-import json, random, sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-rng = random.Random(1)
-print(f"   {'load':11} {'delay':5} {'server':6} {'calls/s':>8} {'µs/call':>8} {'KiB read/call':>13} {'demo/floor CPU per call (95% CI)':>33}")
-seen = []
-for r in rows:
-    if (r[0], r[1]) not in seen:
-        seen.append((r[0], r[1]))
-for load, delay in seen:
-    per = {}
-    for srv in ("tg", "floor"):
-        sel = [r for r in rows if r[0] == load and r[1] == delay and r[3] == srv]
-        js = [json.loads(r[6]) for r in sel]
-        calls = sum(j["answered"] for j in js)
-        cpu = sum(int(r[4]) for r in sel)
-        per[srv] = [(int(r[4]), j["answered"]) for r, j in zip(sel, js)]
-        row = f"   {load:11} {delay:5} {'demo' if srv == 'tg' else srv:6} {calls / sum(j['elapsed_s'] for j in js):8.0f} {cpu / calls / 1e3:8.1f} " \
-              f"{sum(int(r[5]) for r in sel) / calls / 1024:13.1f}"
-        if srv == "floor":
-            pairs = list(zip(per["tg"], per["floor"]))
-            ratio = lambda ps: (sum(a[0] for a, _ in ps) / sum(a[1] for a, _ in ps)) / (sum(b[0] for _, b in ps) / sum(b[1] for _, b in ps))
-            boots = sorted(ratio(rng.choices(pairs, k=len(pairs))) for _ in range(2000))
-            row += f" {ratio(pairs):12.2f} ({boots[49]:.2f}-{boots[1949]:.2f})"
-        print(row)
-PY
+	python3 bench/pair_table.py "$work/floor.results" tg=demo floor tg "demo/floor CPU per call"
 }
 
 # ---------------------------------------------------------------- 3. flood
