@@ -2,11 +2,11 @@
 # bench/refusal.sh — what a refused call costs the demo server (issue 15,
 # "refuse before reading").
 #
-#   bash bench/refusal.sh            # all three parts, about 8 minutes
+#   bash bench/refusal.sh            # all four parts, about 12 minutes
 #   bash bench/refusal.sh cpu        # 1. CPU per refused call vs. per accepted call
 #   bash bench/refusal.sh window     # 2. gRPC's flow-control floor, and what the windows change
 #   bash bench/refusal.sh flood      # 3. valid callers while unauthenticated 1 MiB calls flood in
-#   bash bench/refusal.sh floor      # 4. the demo's gRPC refusal against the floor any refusal at the transport pays
+#   bash bench/refusal.sh floor      # 4. the demo's refusals against the floor any refusal pays (gRPC and REST)
 #   BATCHES=16 bash bench/refusal.sh cpu   # more batches, narrower intervals
 #   DEMO_ARGS="-grpc-window 65535 -grpc-conn-window 65535" bash bench/refusal.sh cpu   # the demo with fixed gRPC windows
 #
@@ -63,10 +63,13 @@
 #    (a lighter flood, but a drop that is the server's).
 # 4. floor: the demo and bench/windowserver -refuse-all (a tap that refuses
 #    every call without looking at it: what a refusal at the transport
-#    costs grpc-go whoever decides it), both with grpc-go's default windows,
-#    under the same refused load at once (1 MiB messages; no token, a
-#    forged token; 50 callers on 4 connections and 1 on 1; answers delayed
-#    0 and 2 ms), WBATCHES x WDUR s each. Printed: CPU per refused call, KiB
+#    costs grpc-go whoever decides it), both with the same windows
+#    (grpc-go's defaults, or those DEMO_ARGS gives the demo), under the same
+#    refused load at once (1 MiB messages; no token, a forged token; 50
+#    callers on 4 connections and 1 on 1; answers delayed 0 and 2 ms), then
+#    REST: the demo's gateway against the windowserver's net/http answering
+#    401 without reading the body (-http-addr), 50 callers, no token and a
+#    forged one. WBATCHES x WDUR s each. Printed: CPU per refused call, KiB
 #    read per call, and demo/floor with a bootstrap 95 % CI over batches.
 #
 # Everything is on 127.0.0.1, bounded (counts, durations, a timeout on every
@@ -336,15 +339,25 @@ window_batch() {
 # part_floor: the demo (tokengate's tap, decision hooks, logs: everything
 # the demo does for a refused call) and bench/windowserver -refuse-all (a
 # tap that refuses every call without looking at it: what any refusal at
-# the transport costs grpc-go), both with grpc-go's default windows, side by
-# side under the same refused load.
+# the transport costs grpc-go; for REST, net/http answering 401 unread),
+# with the same windows, side by side under the same refused load.
 part_floor() {
 	# shellcheck disable=SC2086 # DEMO_ARGS is a list of flags
 	start_demo tg "$secret" $DEMO_ARGS
-	# The floor gets the demo's windows, if DEMO_ARGS sets them.
+	# The floor gets the demo's windows, if DEMO_ARGS sets them, written
+	# "-grpc-window N" and "-grpc-conn-window N" (any other spelling, or the
+	# demo's environment variables, would leave the floor on other windows).
+	if [ -n "${GRPC_WINDOW_SIZE:-}${GRPC_CONN_WINDOW_SIZE:-}" ]; then
+		echo "floor: set the demo's windows in DEMO_ARGS (-grpc-window N -grpc-conn-window N), not in its environment" >&2
+		exit 2
+	fi
 	local floor_args
 	# shellcheck disable=SC2046 # unquoted on purpose: no flag, no word
 	floor_args=$(echo $(echo " $DEMO_ARGS " | sed -n 's/.* -grpc-window \([0-9]*\) .*/-window \1/p') $(echo " $DEMO_ARGS " | sed -n 's/.* -grpc-conn-window \([0-9]*\) .*/-conn-window \1/p'))
+	if [[ "$DEMO_ARGS" == *window* ]] && [ "$(echo "$floor_args" | wc -w)" != "$(echo "$DEMO_ARGS" | grep -o 'window' | wc -l | awk '{print $1 * 2}')" ]; then
+		echo "floor: could not read the windows in DEMO_ARGS ($DEMO_ARGS); write them -grpc-window N -grpc-conn-window N" >&2
+		exit 2
+	fi
 	# shellcheck disable=SC2086 # floor_args is a list of flags
 	start_windowserver floor "$secret" -refuse-all -http-addr 127.0.0.1:0 $floor_args
 	: >"$work/floor.results"

@@ -133,8 +133,8 @@ func (l *decisionLogger) log(ctx context.Context, d Decision) {
 }
 
 // admit reports whether a denial may be logged under the limit, and logs
-// how many were not when a denial arrives in a later second. It takes a
-// mutex only to count (never while logging), so it does not block. The
+// how many were not when a denial arrives in a later second. It holds a
+// mutex only to count, briefly, never while logging. The
 // second only moves forward: a denial that read the clock just before
 // another moved to the next second counts in the next one.
 func (l *decisionLogger) admit(ctx context.Context) bool {

@@ -52,7 +52,9 @@ func refuseHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Www-Authenticate", `Bearer realm="tokengate"`)
-	if r.ContentLength != 0 {
+	// As the gateway (gateway.leavesBodyUnread): net/http reads and
+	// discards an unread body smaller than 256 KiB to keep the connection.
+	if r.ProtoMajor == 1 && (r.ContentLength < 0 || r.ContentLength >= 256<<10) {
 		h.Set("Connection", "close")
 	}
 	w.WriteHeader(http.StatusUnauthorized)
@@ -73,6 +75,10 @@ func main() {
 	maxLife := flag.Duration("max-life", 30*time.Minute, "exit after this long whatever happens, so a forgotten server goes away")
 	flag.Parse()
 
+	if *httpAddr != "" && !*refuseAll {
+		fmt.Fprintln(os.Stderr, "windowserver: -http-addr serves only the floor: give -refuse-all too")
+		os.Exit(2)
+	}
 	if os.Getenv("TOKENS_SECRET") == "" {
 		fmt.Fprintln(os.Stderr, "windowserver: TOKENS_SECRET is empty (auth would be off)")
 		os.Exit(2)

@@ -141,7 +141,7 @@ func parseOptions(args, environ []string, dotEnv string, out io.Writer) (options
 	for _, w := range []struct {
 		name, value string
 		to          *int
-	}{{"-grpc-window", window, &o.grpcWindow}, {"-grpc-conn-window", connWindow, &o.grpcConnWindow}} {
+	}{{"-grpc-window (GRPC_WINDOW_SIZE)", window, &o.grpcWindow}, {"-grpc-conn-window (GRPC_CONN_WINDOW_SIZE)", connWindow, &o.grpcConnWindow}} {
 		if w.value == "" {
 			continue
 		}
