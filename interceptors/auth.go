@@ -333,8 +333,8 @@ func (a *Authenticator) decide(ctx context.Context, md metadata.MD, method strin
 		// The token is valid while the clock's whole second is at most
 		// exp+leeway's (the check's !now.Truncate(time.Second).After),
 		// that is until the next second begins, here in the monotonic
-		// time of processStart.
-		// A token good for centuries would overflow the sum: saturate.
+		// time of processStart; a token good for centuries would
+		// overflow the sum, which saturates.
 		end := time.Unix(verified.ExpiresAt().Add(p.leeway).Unix()+1, 0)
 		elapsed, left := now.Sub(processStart), end.Sub(now)
 		c.tapped, c.until = true, elapsed+left

@@ -24,8 +24,8 @@ type callerContext struct {
 	// tapped marks a call decided by TapHandle: the interceptors then use
 	// this caller instead of deciding again, until the monotonic clock
 	// (time.Since(processStart)) reaches until, when the verified token
-	// expires. Only
-	// this package can make a callerContext, so no caller can set them.
+	// expires. Only this package can make a callerContext, so no caller
+	// can set them.
 	tapped bool
 	until  time.Duration
 }
