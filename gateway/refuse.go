@@ -60,6 +60,14 @@ type exchange struct {
 	// whose answers are streams, so it is written as the server's would
 	// be: in the stream.
 	inStream bool
+	// route is the route the request matched, set by track (nil for a
+	// request of a mux without ServeMuxOptions' middleware).
+	route *route
+	// decided says track already made the credential decision for a call
+	// to decidedFor, whose outcome is decision (nil: let in).
+	decided    bool
+	decidedFor string
+	decision   error
 }
 
 func (x *exchange) Value(key any) any {
@@ -116,20 +124,6 @@ func (x *exchange) answer(err error) error {
 	return err
 }
 
-// track is a grpc-gateway middleware, run once a request has matched a
-// route: it gives a request served by the mux alone, without Wrap, the
-// exchange that decide needs.
-func (g *Gateway) track(next runtime.HandlerFunc) runtime.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request, pathParams map[string]string) {
-		if exchangeFrom(r.Context()) == nil {
-			var x *exchange
-			r, x = g.begin(r)
-			defer x.cancel(nil)
-		}
-		next(w, r, pathParams)
-	}
-}
-
 // decide is a metadata annotator: grpc-gateway runs it once the route's RPC
 // is known, before the handler reads the request's body, and only on RPC
 // routes. It refuses, in this order:
@@ -151,8 +145,20 @@ func (g *Gateway) decide(ctx context.Context, r *http.Request) metadata.MD {
 	if x == nil || !ok {
 		return nil
 	}
-	if !validAuthorization(r.Header.Values("Authorization")) {
-		x.refuse(errMalformedAuthorization)
+	if x.route != nil {
+		x.route.learn(method)
+	}
+	var err error
+	switch {
+	case x.decided && x.decidedFor == method: // by track: see route
+		err = x.decision
+	case !validAuthorization(r.Header.Values("Authorization")):
+		err = errMalformedAuthorization
+	default:
+		err = g.check(ctx, r, method)
+	}
+	if err == errMalformedAuthorization {
+		x.refuse(err)
 		return nil
 	}
 	var cut error // why the call cannot be made, whatever the credentials
@@ -162,7 +168,7 @@ func (g *Gateway) decide(ctx context.Context, r *http.Request) metadata.MD {
 	case x.head && streams(method):
 		cut = errHeadOnStream
 	}
-	if err := g.check(ctx, r, method); err != nil {
+	if err != nil {
 		// Where the call would have been made, the refusal stands for the
 		// server's answer, and is written as that would be.
 		x.inStream = cut == nil && serverStreams(method)
