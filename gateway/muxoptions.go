@@ -39,7 +39,10 @@ import (
 // NewServeMux: grpc-gateway keeps only the last header matcher and error
 // handler it is given, so an option of yours placed after them (such as
 // runtime.WithLegacyHeaderMatching) would let Grpc-Metadata-Authorization
-// through again.
+// through again. Middlewares (runtime.WithMiddlewares) given before them
+// see every request; one given after them runs inside tokengate's, and a
+// refusal the gateway answers early, before grpc-gateway's handler, does
+// not reach it.
 func (g *Gateway) ServeMuxOptions() []runtime.ServeMuxOption {
 	return []runtime.ServeMuxOption{
 		runtime.WithIncomingHeaderMatcher(incomingHeaderMatcher),

@@ -22,16 +22,17 @@ import (
 
 // Some requests are refused by the gateway itself: for their credentials
 // (WithPrecheck), for a body that is too large, or because they cannot
-// become a gRPC call. They still go through grpc-gateway's handler for their
-// route, so that the route, the RPC and the metadata are those of the real
-// call, but the gateway decides as soon as the RPC is known, in a metadata
-// annotator that grpc-gateway runs before the handler reads the body
-// (decide). A refused request's body can no longer be read, and its call's
-// context is canceled with the refusal as its cause: grpc-go checks the
-// context before it opens a stream, so nothing reaches the server. The
-// handler then fails, and the error handler answers the refusal instead of
-// the error it caused. Routes that are not RPCs (ServeMux.HandlePath) are
-// left alone.
+// become a gRPC call. The first request of a route goes through
+// grpc-gateway's handler for the route, so that the route, the RPC and the
+// metadata are those of the real call, and the gateway decides as soon as
+// the RPC is known, in a metadata annotator that grpc-gateway runs before
+// the handler reads the body (decide). A refused request's body can no
+// longer be read, and its call's context is canceled with the refusal as
+// its cause: grpc-go checks the context before it opens a stream, so
+// nothing reaches the server. The handler then fails, and the error handler
+// answers the refusal instead of the error it caused. Once the route's RPC
+// is known, most refusals are answered before the handler (see route).
+// Routes that are not RPCs (ServeMux.HandlePath) are left alone.
 var (
 	errMalformedAuthorization = status.Error(codes.Unauthenticated,
 		"malformed authorization header: not printable ASCII")
@@ -126,7 +127,8 @@ func (x *exchange) answer(err error) error {
 
 // decide is a metadata annotator: grpc-gateway runs it once the route's RPC
 // is known, before the handler reads the request's body, and only on RPC
-// routes. It refuses, in this order:
+// routes. It teaches the route its RPC, and refuses, in this order (the
+// first two decided by track already, on a route whose RPC it knows):
 //   - an Authorization value that is not printable ASCII, which grpc-gateway
 //     would drop silently, so that of two values the other would pass as
 //     the only one, or none with the challenge still saying invalid_token;
