@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 	"sync/atomic"
 
@@ -9,77 +10,136 @@ import (
 
 // A route's RPC is known only inside its grpc-gateway handler, once
 // grpc-gateway has built the call's whole metadata (decide). That costs
-// about as much as the rest of a refusal, so the gateway learns each route's
-// RPC from its first request and, from then on, decides in track, before
-// the handler runs: a refused request is answered there, and an allowed one
-// goes on with its decision made (decide does not ask again). Each route
-// has its own track closure (grpc-gateway wraps every handler with the
-// middlewares when it is registered), which holds what was learned.
+// about as much as the rest of a refusal, so on a ServeMux made by
+// NewServeMux the gateway learns each route's RPC from the requests that
+// reach decide and, from then on, decides in track, before the handler
+// runs: a refused request is answered there, and an allowed one goes on
+// with its decision made (decide does not ask again). Each route has its
+// own track closure (grpc-gateway wraps every handler with the middlewares
+// when it is registered), which holds what was learned.
 //
-// The early answer is the one the handler would give. It is given only
-// where nothing the handler does first could answer otherwise: a unary RPC
-// (a streaming one answers in the stream, or 405 for HEAD), no path
-// parameters and no query (grpc-gateway parses them before the call and
-// its errors stand: 400), no form parsed by grpc-gateway's fallback from a
-// POST to a GET route, and no Grpc-Timeout header (grpc-gateway refuses a
-// bad one before the credentials are looked at). Other refused requests go through the handler, with the
-// decision already made, so it is reported once.
+// Only on a mux made by NewServeMux: there tokengate's options come last,
+// so track is the innermost middleware and decides on the request exactly
+// as decide would see it; a middleware of the user's placed after
+// ServeMuxOptions could still change it (or answer it). The header matcher
+// is tokengate's too, so grpc-gateway decodes no header as binary metadata
+// (it forwards only its permanent HTTP headers, none ending in -Bin), and
+// the one header it can refuse before the credentials is Grpc-Timeout.
+//
+// A route is learned only from a generated handler's call (one that names
+// its HTTP pattern), and stays unlearned if it ever names two RPCs: the
+// early decision is for routes that always call the same RPC, as generated
+// ones do.
+//
+// The early answer is the handler's answer. It is given only where nothing
+// the handler does first could answer otherwise: a unary RPC (a streaming
+// one answers in the stream, or 405 for HEAD), no path parameters and no
+// query (grpc-gateway parses them before the call and its errors stand:
+// 400), no form parsed by grpc-gateway's fallback from a POST to a GET
+// route, and no Grpc-Timeout header (grpc-gateway refuses a bad one before
+// the credentials are looked at; with one, the decision is left to decide).
+// Other refused requests go through the handler, with the decision already
+// made, so it is reported once. What an early answer skips: the route's
+// other metadata annotators, and, in the error handler's context, the
+// RPC name and timeout that grpc-gateway's AnnotateContext would have put
+// there (a WithForwardResponseRewriter that reads runtime.RPCMethod finds
+// none).
 
 // route is what the gateway learned about one route of a ServeMux.
 type route struct {
-	// rpc is the route's RPC, set by decide on the route's first request
-	// if it is unary; nil until then, and for a streaming RPC.
-	rpc     atomic.Pointer[string]
-	learned atomic.Bool // rpc is set, or the RPC streams
+	// rpc is the first RPC a call of the route named, set by decide.
+	rpc atomic.Pointer[string]
+	// unary says rpc is a unary RPC; set before rpc.
+	unary atomic.Bool
+	// varies says calls of the route named another RPC than rpc.
+	varies atomic.Bool
 	// mux serves the route, set by errorHandler, which is the only part of
 	// the gateway grpc-gateway hands it to; the early answer needs it to
 	// pick the marshaler and write the error as grpc-gateway would.
 	mux atomic.Pointer[runtime.ServeMux]
 }
 
-// learn records that the route's RPC is method.
+// learn records that a call of the route named method.
 func (rt *route) learn(method string) {
-	if rt.learned.Load() {
+	if p := rt.rpc.Load(); p != nil {
+		if *p != method && !rt.varies.Load() {
+			rt.varies.Store(true)
+		}
 		return
 	}
-	if !streams(method) {
-		rt.rpc.Store(&method)
+	rt.unary.Store(!streams(method))
+	if !rt.rpc.CompareAndSwap(nil, &method) && *rt.rpc.Load() != method {
+		rt.varies.Store(true)
 	}
-	rt.learned.Store(true)
 }
 
-// track is a grpc-gateway middleware, run once a request has matched a
-// route: it gives a request served by the mux alone, without Wrap, the
-// exchange that decide needs, and decides early on a route whose RPC it
-// has learned (see route).
-func (g *Gateway) track(next runtime.HandlerFunc) runtime.HandlerFunc {
-	rt := &route{}
-	return func(w http.ResponseWriter, r *http.Request, pathParams map[string]string) {
-		x := exchangeFrom(r.Context())
-		if x == nil {
-			r, x = g.begin(r)
-			defer x.cancel(nil)
+// known returns the route's RPC if the early decision may use it.
+func (rt *route) known() (string, bool) {
+	p := rt.rpc.Load()
+	if p == nil || !rt.unary.Load() || rt.varies.Load() {
+		return "", false
+	}
+	return *p, true
+}
+
+// track returns the grpc-gateway middleware of the gateway's options, run
+// once a request has matched a route. It gives a request served by the mux
+// alone, without Wrap, the exchange that decide needs; with early (a mux
+// made by NewServeMux), decides early on a route whose RPC it has learned
+// (see route); and, unless that decision settled that decide will let the
+// call go, gives the handler a context that a refusal cancels, so that the
+// call it makes is cut before it reaches the server.
+func (g *Gateway) track(early bool) runtime.Middleware {
+	return func(next runtime.HandlerFunc) runtime.HandlerFunc {
+		rt := &route{}
+		return func(w http.ResponseWriter, r *http.Request, pathParams map[string]string) {
+			x := exchangeFrom(r.Context())
+			if x == nil {
+				r, x = g.begin(r)
+			}
+			x.route = rt
+			settled := false
+			if method, ok := rt.known(); ok && early && g.precheck != nil && plainHeaders(r.Header) {
+				var answered bool
+				if answered, settled = g.decideEarly(w, r, x, method, len(pathParams) > 0); answered {
+					return
+				}
+			}
+			if !settled {
+				ctx, cancel := context.WithCancelCause(r.Context())
+				defer cancel(nil)
+				r = r.WithContext(ctx)
+				x.cancel = cancel
+				if x.refusal != nil { // by the body, read by a form's parsing
+					cancel(x.refusal)
+				}
+			}
+			next(w, r, pathParams)
 		}
-		x.route = rt
-		if method := rt.rpc.Load(); method != nil && g.precheck != nil && g.decideEarly(w, r, x, *method, len(pathParams) > 0) {
-			return
-		}
-		next(w, r, pathParams)
 	}
 }
 
 // decideEarly makes decide's credential decision for a call of r to
 // method, and answers a refusal itself when the handler would give the
-// same answer. It reports whether it answered.
-func (g *Gateway) decideEarly(w http.ResponseWriter, r *http.Request, x *exchange, method string, pathParams bool) bool {
+// same answer. It reports whether it answered, and whether decide will
+// refuse nothing: the credentials let the call in and nothing else can
+// stop it (decide's other causes; a body past the limit, which only one of
+// unknown length can become).
+func (g *Gateway) decideEarly(w http.ResponseWriter, r *http.Request, x *exchange, method string, pathParams bool) (answered, settled bool) {
 	err := errMalformedAuthorization
 	if validAuthorization(r.Header.Values("Authorization")) {
-		err = g.check(x, r, method)
+		err = g.check(r.Context(), r, method)
 	}
 	x.decided, x.decidedFor, x.decision = true, method, err
+	if err == nil {
+		// A body of unknown length may still outgrow the limit: grpc-gateway
+		// reads what follows the JSON message, ignoring the error, and then
+		// makes the call, which the refusal must cut.
+		return false, x.refusal == nil && g.cut(x, r, method) == nil && r.ContentLength >= 0 && r.ContentLength <= g.maxBody
+	}
 	mux := x.route.mux.Load()
-	if err == nil || mux == nil || pathParams || r.URL.RawQuery != "" || r.Form != nil || !plainHeaders(r.Header) {
-		return false
+	if mux == nil || pathParams || r.URL.RawQuery != "" || r.Form != nil {
+		return false, false
 	}
 	x.refuse(err)
 	_, m := runtime.MarshalerForRequest(mux, r)
@@ -87,15 +147,12 @@ func (g *Gateway) decideEarly(w http.ResponseWriter, r *http.Request, x *exchang
 	// whether a caller accepting trailers gets the trailer headers.
 	ctx := runtime.NewServerMetadataContext(r.Context(), runtime.ServerMetadata{})
 	g.errorHandler(ctx, mux, m, w, r, err)
-	return true
+	return true, false
 }
 
 // plainHeaders reports whether h has none of the headers grpc-gateway may
-// refuse before the credentials are decided: Grpc-Timeout. (It also
-// refuses binary metadata it cannot decode, but with the gateway's header
-// matcher it never decodes any: grpc-gateway's default matcher maps
-// Grpc-Metadata-X-Bin to the key X-Bin, which it then drops as not a valid
-// metadata key.)
+// refuse before the credentials are decided, with tokengate's header
+// matcher: Grpc-Timeout.
 func plainHeaders(h http.Header) bool {
 	_, ok := h["Grpc-Timeout"]
 	return !ok

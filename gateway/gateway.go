@@ -92,8 +92,10 @@ func WithStatusMethods(methods ...string) Option {
 // like the call would be. Guard decides with it too.
 //
 // f is asked once per request to an RPC route, as soon as the RPC is known
-// (never for ServeMux.HandlePath routes; from a route's second request on,
-// before grpc-gateway's handler runs): with the RPC's full method name
+// (on a mux made by NewServeMux, once it has learned the route's RPC,
+// before grpc-gateway's handler runs; never for ServeMux.HandlePath routes
+// unless their handler calls runtime.AnnotateContext, as grpc-gateway's
+// health endpoint does): with the RPC's full method name
 // (Guard: the name it was given) and a context whose incoming metadata
 // holds the call's credentials as the call will carry them, authorization
 // (every Authorization value, in order) and, on status routes,

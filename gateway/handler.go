@@ -32,7 +32,6 @@ func (g *Gateway) Wrap(mux http.Handler) http.Handler {
 			w = bodylessWriter{w}
 		}
 		r, x := g.begin(r)
-		defer x.cancel(nil)
 		x.head = head
 		mux.ServeHTTP(w, r)
 	})

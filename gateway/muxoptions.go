@@ -39,16 +39,25 @@ import (
 // NewServeMux: grpc-gateway keeps only the last header matcher and error
 // handler it is given, so an option of yours placed after them (such as
 // runtime.WithLegacyHeaderMatching) would let Grpc-Metadata-Authorization
-// through again. Middlewares (runtime.WithMiddlewares) given before them
-// see every request; one given after them runs inside tokengate's, and a
-// refusal the gateway answers early, before grpc-gateway's handler, does
-// not reach it.
+// through again.
+//
+// A mux made by NewServeMux also decides, once it knows a route's RPC,
+// before grpc-gateway's handler, and answers most refusals there (cheaper:
+// grpc-gateway has not built the call's metadata yet). One made with these
+// options decides in the handler only, since an option of yours after them
+// (a middleware) could change the request after an early decision.
 func (g *Gateway) ServeMuxOptions() []runtime.ServeMuxOption {
+	return g.muxOptions(false)
+}
+
+// muxOptions are ServeMuxOptions; early says they come last (NewServeMux),
+// which lets the gateway decide before grpc-gateway's handler (see route).
+func (g *Gateway) muxOptions(early bool) []runtime.ServeMuxOption {
 	return []runtime.ServeMuxOption{
 		runtime.WithIncomingHeaderMatcher(incomingHeaderMatcher),
 		runtime.WithMetadata(g.statusTokenMetadata),
 		runtime.WithMetadata(g.decide),
-		runtime.WithMiddlewares(g.track),
+		runtime.WithMiddlewares(g.track(early)),
 		runtime.WithErrorHandler(g.errorHandler),
 	}
 }
@@ -61,7 +70,7 @@ func (g *Gateway) ServeMuxOptions() []runtime.ServeMuxOption {
 // interceptors; Register…HandlerServer calls the service directly and would
 // skip authentication. Serve it with Wrap.
 func (g *Gateway) NewServeMux(muxOpts ...runtime.ServeMuxOption) *runtime.ServeMux {
-	return runtime.NewServeMux(append(slices.Clip(muxOpts), g.ServeMuxOptions()...)...)
+	return runtime.NewServeMux(append(slices.Clip(muxOpts), g.muxOptions(true)...)...)
 }
 
 // incomingHeaderMatcher is grpc-gateway's default matcher, except for the

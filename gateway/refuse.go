@@ -48,15 +48,17 @@ var (
 type exchangeKey struct{}
 
 // exchange is the gateway's state of one request, found in its context: it
-// is the request's context, cancelable, and answers exchangeKey with
-// itself (one allocation where context.WithValue would add two). Its fields
-// are used on the request's goroutine only.
+// is the request's context, and answers exchangeKey with itself (one
+// allocation where context.WithValue would add two). Its fields are used on
+// the request's goroutine only.
 type exchange struct {
-	context.Context                         // the request's, made cancelable
-	cancel          context.CancelCauseFunc // cancels the call, for refusal
-	body            body                    // the request's body, as handlers read it
-	head            bool                    // a HEAD request, served as GET
-	refusal         error                   // why the gateway refused the request; nil if it did not
+	context.Context // the request's
+	// cancel cancels the context of the route's handler, and so its call,
+	// for a refusal; set by track, nil where no call can need it.
+	cancel  context.CancelCauseFunc
+	body    body  // the request's body, as handlers read it
+	head    bool  // a HEAD request, served as GET
+	refusal error // why the gateway refused the request; nil if it did not
 	// inStream says the refusal stands for the server's answer on a route
 	// whose answers are streams, so it is written as the server's would
 	// be: in the stream.
@@ -79,11 +81,9 @@ func (x *exchange) Value(key any) any {
 }
 
 // begin returns r with a new exchange as its context and a body that reads
-// at most g.maxBody bytes, and the exchange. The caller releases it with
-// x.cancel(nil) once the request is served.
+// at most g.maxBody bytes, and the exchange.
 func (g *Gateway) begin(r *http.Request) (*http.Request, *exchange) {
-	x := &exchange{}
-	x.Context, x.cancel = context.WithCancelCause(r.Context())
+	x := &exchange{Context: r.Context()}
 	src := r.Body
 	if src == nil {
 		src = http.NoBody
@@ -106,7 +106,9 @@ func (x *exchange) refuse(err error) {
 		return
 	}
 	x.refusal = err
-	x.cancel(err)
+	if x.cancel != nil {
+		x.cancel(err)
+	}
 }
 
 // answer returns the error to answer the request with, err being what its
@@ -147,7 +149,7 @@ func (g *Gateway) decide(ctx context.Context, r *http.Request) metadata.MD {
 	if x == nil || !ok {
 		return nil
 	}
-	if x.route != nil {
+	if _, generated := runtime.HTTPPathPattern(ctx); generated && x.route != nil {
 		x.route.learn(method)
 	}
 	var err error
@@ -163,13 +165,7 @@ func (g *Gateway) decide(ctx context.Context, r *http.Request) metadata.MD {
 		x.refuse(err)
 		return nil
 	}
-	var cut error // why the call cannot be made, whatever the credentials
-	switch {
-	case !validQuery(r.URL.RawQuery):
-		cut = errQueryNotUTF8
-	case x.head && streams(method):
-		cut = errHeadOnStream
-	}
+	cut := g.cut(x, r, method)
 	if err != nil {
 		// Where the call would have been made, the refusal stands for the
 		// server's answer, and is written as that would be.
@@ -182,6 +178,18 @@ func (g *Gateway) decide(ctx context.Context, r *http.Request) metadata.MD {
 		x.refuse(cut)
 	case r.ContentLength > g.maxBody:
 		x.refuse(g.errTooLarge)
+	}
+	return nil
+}
+
+// cut returns why a call of r to method cannot be made, whatever the
+// credentials, or nil.
+func (g *Gateway) cut(x *exchange, r *http.Request, method string) error {
+	switch {
+	case !validQuery(r.URL.RawQuery):
+		return errQueryNotUTF8
+	case x.head && streams(method):
+		return errHeadOnStream
 	}
 	return nil
 }
