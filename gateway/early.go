@@ -143,6 +143,7 @@ func (g *Gateway) decideEarly(w http.ResponseWriter, r *http.Request, x *exchang
 	}
 	x.refuse(err)
 	_, m := runtime.MarshalerForRequest(mux, r)
+	m = g.errorBodies.marshaler(m)
 	// As the handler's: the call's (empty) server metadata, which decides
 	// whether a caller accepting trailers gets the trailer headers.
 	ctx := runtime.NewServerMetadataContext(r.Context(), runtime.ServerMetadata{})

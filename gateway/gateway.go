@@ -37,6 +37,8 @@ type Gateway struct {
 	// plain is a ServeMux with only tokengate's header matcher and status
 	// token; it answers Guard's refusals.
 	plain *runtime.ServeMux
+	// errorBodies keeps the marshalled bodies of early answers.
+	errorBodies errorBodies
 }
 
 // Option configures a Gateway.

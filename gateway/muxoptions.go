@@ -153,7 +153,7 @@ func (g *Gateway) errorHandler(ctx context.Context, mux *runtime.ServeMux, m run
 		w.Header().Set("Allow", http.MethodGet)
 	}
 	err = validUTF8Message(err)
-	if status.Code(err) == codes.Unauthenticated {
+	if _, wrapped := w.(*challengeWriter); !wrapped && status.Code(err) == codes.Unauthenticated {
 		w = &challengeWriter{ResponseWriter: w, challenges: g.challenges, r: r}
 	}
 	if inStream {
