@@ -94,9 +94,9 @@ type Authenticator struct {
 	hooks         []DecisionHook
 	policyHooks   []PolicyHook
 	logger        *slog.Logger
-	// known holds the methods the server registered (KnowMethods); nil
-	// until then.
-	known              atomic.Pointer[map[string]struct{}]
+	// known holds the methods the server registered (KnowMethods), with
+	// their facts; nil until then.
+	known              atomic.Pointer[map[string]methodFacts]
 	tapUsed            atomic.Bool // TapHandle has run at least once
 	warnUnknownMethods sync.Once   // TapHandle without KnowMethods
 }
@@ -229,16 +229,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, fullMethod string) (co
 // the interceptors decide it again, and report it, when it arrives. The
 // interceptors stay the authority: Precheck only saves work.
 func (a *Authenticator) Precheck(ctx context.Context, fullMethod string) error {
-	if a.lets(fullMethod) {
+	f := a.facts(fullMethod)
+	if a.lets(f) {
 		return nil
 	}
 	start := time.Now()
-	_, d := a.decide(ctx, nil, fullMethod, start)
+	_, d := a.decide(ctx, nil, fullMethod, f.status, start)
 	if d.Allowed {
 		return nil
 	}
 	if a.hooks != nil {
-		d.FullMethod = a.methodName(fullMethod, false)
+		d.FullMethod = a.methodName(fullMethod, f, false)
 		d.Duration = time.Since(start)
 		a.report(ctx, d)
 	}
@@ -256,13 +257,32 @@ func (a *Authenticator) authenticate(ctx context.Context, fullMethod string, fro
 			return ctx, nil
 		}
 	}
-	return a.decideAndReport(ctx, nil, fullMethod, fromServer)
+	return a.decideAndReport(ctx, nil, fullMethod, a.facts(fullMethod), fromServer)
 }
 
-// lets reports whether every call to fullMethod passes without a
+// methodFacts is what applies to a method name: whether it is public, a
+// status method, and registered on the server (known only once
+// KnowMethods was called).
+type methodFacts struct {
+	public, status, registered bool
+}
+
+// facts returns fullMethod's facts: from KnowMethods' table when the
+// server registered it (one lookup for all of them), else from the method
+// sets.
+func (a *Authenticator) facts(fullMethod string) methodFacts {
+	if known := a.known.Load(); known != nil {
+		if f, ok := (*known)[fullMethod]; ok {
+			return f
+		}
+	}
+	return methodFacts{public: a.publicMethods.Contains(fullMethod), status: a.statusMethods.Contains(fullMethod)}
+}
+
+// lets reports whether every call to a method of facts f passes without a
 // credential: authentication off, or a public method.
-func (a *Authenticator) lets(fullMethod string) bool {
-	return a.disabled || a.publicMethods.Contains(fullMethod)
+func (a *Authenticator) lets(f methodFacts) bool {
+	return a.disabled || f.public
 }
 
 // stillValid reports whether a call TapHandle let in may still go on when
@@ -278,14 +298,14 @@ func (a *Authenticator) stillValid(c *callerContext) bool {
 	return c.statusToken || time.Since(processStart) < c.until
 }
 
-// decideAndReport decides one call and reports it to the hooks. md is the
-// call's metadata when the transport hands it over (TapHandle); nil reads
-// it from ctx.
-func (a *Authenticator) decideAndReport(ctx context.Context, md metadata.MD, fullMethod string, fromServer bool) (context.Context, error) {
+// decideAndReport decides one call to fullMethod, of facts f, and reports
+// it to the hooks. md is the call's metadata when the transport hands it
+// over (TapHandle); nil reads it from ctx.
+func (a *Authenticator) decideAndReport(ctx context.Context, md metadata.MD, fullMethod string, f methodFacts, fromServer bool) (context.Context, error) {
 	start := time.Now()
-	newCtx, d := a.decide(ctx, md, fullMethod, start)
+	newCtx, d := a.decide(ctx, md, fullMethod, f.status, start)
 	if a.hooks != nil {
-		d.FullMethod = a.methodName(fullMethod, fromServer)
+		d.FullMethod = a.methodName(fullMethod, f, fromServer)
 		d.Duration = time.Since(start)
 		a.report(ctx, d)
 	}
@@ -309,15 +329,16 @@ func (a *Authenticator) report(ctx context.Context, d Decision) {
 	}
 }
 
-// decide decides one call to method at the time now. md is the call's
-// metadata when the transport hands it over (TapHandle), which makes the
-// caller it returns a tapped one; nil reads it from ctx.
-func (a *Authenticator) decide(ctx context.Context, md metadata.MD, method string, now time.Time) (context.Context, Decision) {
+// decide decides one call to method at the time now; status says method is
+// a status method. md is the call's metadata when the transport hands it
+// over (TapHandle), which makes the caller it returns a tapped one; nil
+// reads it from ctx.
+func (a *Authenticator) decide(ctx context.Context, md metadata.MD, method string, status bool, now time.Time) (context.Context, Decision) {
 	if a.disabled {
 		return ctx, Decision{Allowed: true, Reason: ReasonAuthDisabled}
 	}
 	p := a.policy.Load() // once: the whole call is decided by one policy
-	if len(p.statusToken) > 0 && a.statusMethods.Contains(method) && hasStatusToken(incoming(ctx, md, wire.StatusTokenKey), p.statusToken) {
+	if len(p.statusToken) > 0 && status && hasStatusToken(incoming(ctx, md, wire.StatusTokenKey), p.statusToken) {
 		return &callerContext{Context: ctx, statusToken: true, gen: p.gen, tapped: md != nil}, Decision{Allowed: true, Reason: ReasonStatusToken}
 	}
 	tok, err := bearerToken(incoming(ctx, md, wire.AuthorizationKey))
@@ -411,30 +432,32 @@ const maxMethodNameSize = 256
 func (a *Authenticator) KnowMethods(srv interface {
 	GetServiceInfo() map[string]grpc.ServiceInfo
 }) {
-	known := map[string]struct{}{}
+	known := map[string]methodFacts{}
 	for service, info := range srv.GetServiceInfo() {
 		for _, m := range info.Methods {
 			// Only names of the right shape, so that methodName can
 			// trust what it finds here.
 			if name := "/" + service + "/" + m.Name; wellFormedName(name) {
-				known[name] = struct{}{}
+				known[name] = methodFacts{
+					public:     a.publicMethods.Contains(name),
+					status:     a.statusMethods.Contains(name),
+					registered: true,
+				}
 			}
 		}
 	}
 	a.known.Store(&known)
 }
 
-// methodName is the name decisions carry for fullMethod. Names that came
-// from the server (that is, from the caller) must also be registered, once
-// the Authenticator knows what is.
-func (a *Authenticator) methodName(fullMethod string, fromServer bool) string {
-	if fromServer {
-		if known := a.known.Load(); known != nil {
-			if _, ok := (*known)[fullMethod]; !ok {
-				return UnregisteredMethod
-			}
-			return fullMethod // KnowMethods kept only well-formed names
-		}
+// methodName is the name decisions carry for fullMethod, of facts f. Names
+// that came from the server (that is, from the caller) must also be
+// registered, once the Authenticator knows what is.
+func (a *Authenticator) methodName(fullMethod string, f methodFacts, fromServer bool) string {
+	if f.registered {
+		return fullMethod // KnowMethods kept only well-formed names
+	}
+	if fromServer && a.known.Load() != nil {
+		return UnregisteredMethod
 	}
 	if !wellFormedName(fullMethod) {
 		return UnregisteredMethod

@@ -183,7 +183,7 @@ func (a *Authenticator) watchStream(srv any, ss grpc.ServerStream, info *grpc.St
 	case why = <-s.revoked:
 	}
 	cancel(why)
-	method := a.methodName(info.FullMethod, true)
+	method := a.methodName(info.FullMethod, a.facts(info.FullMethod), true)
 	if a.hooks != nil {
 		a.report(ss.Context(), Decision{FullMethod: method, Reason: denialFor(why).reason,
 			User: c.verified.User(), Err: why, StreamEnded: true})

@@ -54,8 +54,9 @@ func (a *Authenticator) TapHandle(ctx context.Context, info *tap.Info) (context.
 	if !wire.Canonical(method) {
 		return nil, a.refuseMethod(ctx)
 	}
-	if a.lets(method) {
+	f := a.facts(method)
+	if a.lets(f) {
 		return ctx, nil
 	}
-	return a.decideAndReport(ctx, info.Header, method, true)
+	return a.decideAndReport(ctx, info.Header, method, f, true)
 }
