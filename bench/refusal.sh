@@ -7,6 +7,7 @@
 #   bash bench/refusal.sh window     # 2. gRPC's flow-control floor, and what the windows change
 #   bash bench/refusal.sh flood      # 3. valid callers while unauthenticated 1 MiB calls flood in
 #   bash bench/refusal.sh floor      # 4. the demo's refusals against the floor any refusal pays (gRPC and REST)
+#   bash bench/refusal.sh alone      # 5. part 1's ratio with one demo, each load alone in turn (not in "all")
 #   BATCHES=16 bash bench/refusal.sh cpu   # more batches, narrower intervals
 #   DEMO_ARGS="-grpc-window 65535 -grpc-conn-window 65535" bash bench/refusal.sh cpu   # the demo with fixed gRPC windows
 #
@@ -71,6 +72,13 @@
 #    401 without reading the body (-http-addr), 50 callers, no token and a
 #    forged one. WBATCHES x WDUR s each. Printed: CPU per refused call, KiB
 #    read per call, and demo/floor with a bootstrap 95 % CI over batches.
+# 5. alone: part 1's ratio measured another way: one demo, and in each batch
+#    N_GRPC/N_REST accepted calls and then ALONE_REFUSED refused ones (the
+#    other way round every other batch), each load alone on it, so that
+#    neither pays for the other's use of the core (in part 1 two servers
+#    share core 0, which slows accepted calls more than refusals, whose
+#    cost is mostly the kernel's connection work on REST). Printed: CPU per
+#    call of each, refused/accepted with a bootstrap 95 % CI over batches.
 #
 # Everything is on 127.0.0.1, bounded (counts, durations, a timeout on every
 # tool) and stopped on exit.
@@ -81,21 +89,22 @@ source bench/lib.sh
 PART=${1:-all}
 C=${C:-50}                  # concurrent callers of every load tool
 SIZE=${SIZE:-1048576}       # refused calls' body: the marshalled message (gRPC) or the JSON (REST)
-BATCHES=${BATCHES:-8}       # part 1: batches per case (roles swap every batch)
-FACES=${FACES:-"grpc rest"} # part 1: the faces measured
-N_GRPC=${N_GRPC:-5000}      # part 1: accepted gRPC calls per batch (ghz gets ~700/s beside the flooder)
-N_REST=${N_REST:-6000}      # part 1: accepted REST calls per batch
+BATCHES=${BATCHES:-8}       # parts 1, 5: batches per case (roles swap every batch)
+FACES=${FACES:-"grpc rest"} # parts 1, 5: the faces measured
+N_GRPC=${N_GRPC:-5000}      # parts 1, 5: accepted gRPC calls per batch (ghz gets ~700/s beside the flooder)
+N_REST=${N_REST:-6000}      # parts 1, 5: accepted REST calls per batch
 WBATCHES=${WBATCHES:-3}     # part 2: batches per load
 WDUR=${WDUR:-3}             # part 2: seconds per batch
 ROUNDS=${ROUNDS:-3}         # part 3: rounds of (no flood, flood)
 FLOOD_NICES=${FLOOD_NICES:-"0 19"} # part 3: the flooder's nice levels, one set of rounds each
 FN_GRPC=${FN_GRPC:-15000}   # part 3: valid gRPC calls per run
 FN_REST=${FN_REST:-15000}   # part 3: valid REST calls per run
-DEMO_ARGS=${DEMO_ARGS:-}    # parts 1, 3, 4: more flags for the demo, e.g. "-grpc-window 65535 -grpc-conn-window 65535"
+DEMO_ARGS=${DEMO_ARGS:-}    # parts 1, 3, 4, 5: more flags for the demo, e.g. "-grpc-window 65535 -grpc-conn-window 65535"
 WINDOW=${WINDOW:-65535}     # part 2: the static server's InitialWindowSize
 CONN_WINDOW=${CONN_WINDOW:-65535} # part 2: and its InitialConnWindowSize
-case $PART in all | cpu | window | flood | floor) ;; *)
-	echo "usage: bash bench/refusal.sh [all|cpu|window|flood|floor]" >&2
+ALONE_REFUSED=${ALONE_REFUSED:-4000} # part 5: refused calls per batch
+case $PART in all | cpu | window | flood | floor | alone) ;; *)
+	echo "usage: bash bench/refusal.sh [all|cpu|window|flood|floor|alone]" >&2
 	exit 2
 	;;
 esac
@@ -472,10 +481,95 @@ flood_run() {
 		"$frate $fcut $fcpu" >>"$work/flood.results"
 }
 
+# ---------------------------------------------------------------- 5. alone
+part_alone() {
+	# shellcheck disable=SC2086 # DEMO_ARGS is a list of flags
+	start_demo a "$secret" $DEMO_ARGS
+	ghz_n 3000 "$grpc_a" "$work/warm"
+	hey_n 3000 "$http_a" "$work/warm"
+	: >"$work/alone.results"
+	for face in $FACES; do
+		for auth in none forged; do
+			for b in $(seq "$BATCHES"); do
+				echo "alone: $face, refused with auth=$auth, batch $b/$BATCHES" >&2
+				alone_batch "$face" "$auth" "$b"
+			done
+		done
+	done
+	stop_pid "$pid_a"
+	[ -z "${RESULTS:-}" ] || cp "$work/alone.results" "$RESULTS.alone"
+	echo
+	echo "5. CPU per refused call ($SIZE-byte body) vs. per accepted call ({\"message\":\"hi\"}), one demo${DEMO_ARGS:+ ($DEMO_ARGS)}, each load alone in turn, $BATCHES batches per case, C=$C per tool${server_cpu:+, server on core 0, tools on core 1}"
+	python3 - "$work/alone.results" <<'PY'
+import random, statistics as st, sys
+rows = [l.split() for l in open(sys.argv[1])]
+# face auth batch ref_cpu_ns ref_calls acc_cpu_ns acc_calls
+rng = random.Random(1)
+print(f"   {'face':4} {'refused':7} {'µs/refused':>10} {'µs/accepted':>11} {'ratio (95% CI)':>22} {'median':>6}")
+for face in sorted({r[0] for r in rows}, key=["grpc", "rest"].index):
+    for auth in ("none", "forged"):
+        p = [tuple(int(x) for x in r[3:7]) for r in rows if r[0] == face and r[1] == auth]
+        if not p:
+            continue
+        ratio = lambda ps: (sum(a for a, *_ in ps) / sum(b for _, b, *_ in ps)) / (sum(c for *_, c, _ in ps) / sum(d for *_, d in ps))
+        boots = sorted(ratio(rng.choices(p, k=len(p))) for _ in range(5000))
+        ref_us = sum(x[0] for x in p) / sum(x[1] for x in p) / 1e3
+        acc_us = sum(x[2] for x in p) / sum(x[3] for x in p) / 1e3
+        med = st.median((a / b) / (c / d) for a, b, c, d in p)
+        print(f"   {face:4} {auth:7} {ref_us:10.1f} {acc_us:11.2f} {ratio(p):8.2f} ({boots[124]:.2f}-{boots[4874]:.2f}) {med:6.2f}")
+print("   (ratio: CPU per refused call / CPU per accepted call of the same server, each measured while it was the only load)")
+PY
+}
+
+# alone_batch FACE AUTH B: the accepted load, then the refused one (the
+# other way round in every other batch), each alone on demo a; appends a
+# line to alone.results.
+alone_batch() {
+	local face=$1 auth=$2 b=$3 n addr acc_ns ref_ns ok failed refused
+	n=$N_GRPC
+	[ "$face" = rest ] && n=$N_REST
+	addr=$grpc_a
+	[ "$face" = rest ] && addr=$http_a
+	alone_accepted() {
+		local c0 c1
+		c0=$(cpu_ns "$pid_a")
+		accepted "$face" "$n" "$addr" "$work/acc"
+		c1=$(cpu_ns "$pid_a")
+		acc_ns=$((c1 - c0))
+		read -r ok failed _ <"$work/acc"
+		if [ "$failed" != 0 ]; then
+			echo "accepted: $failed answers were not OK/200" >&2
+			exit 1
+		fi
+	}
+	alone_refused() {
+		local c0 c1
+		c0=$(cpu_ns "$pid_a")
+		if ! timeout 300 "${load_cpu[@]}" "$work/refuse" -face "$face" -auth "$auth" -addr "$addr" -size "$SIZE" -c "$C" \
+			-n "$ALONE_REFUSED" -d 120s >"$work/ref.json"; then
+			cat "$work/ref.json" >&2
+			echo "refused: not every answer was Unauthenticated/401" >&2
+			exit 1
+		fi
+		c1=$(cpu_ns "$pid_a")
+		ref_ns=$((c1 - c0))
+		refused=$(json "$work/ref.json" 'answered + cut')
+	}
+	if [ $((b % 2)) = 1 ]; then
+		alone_accepted
+		alone_refused
+	else
+		alone_refused
+		alone_accepted
+	fi
+	echo "$face $auth $b $ref_ns $refused $acc_ns $ok" >>"$work/alone.results"
+}
+
 case $PART in
 all) part_cpu; part_window; part_floor; part_flood ;;
 cpu) part_cpu ;;
 window) part_window ;;
 flood) part_flood ;;
 floor) part_floor ;;
+alone) part_alone ;;
 esac

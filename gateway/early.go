@@ -26,10 +26,14 @@ import (
 // (it forwards only its permanent HTTP headers, none ending in -Bin), and
 // the one header it can refuse before the credentials is Grpc-Timeout.
 //
-// A route is learned only from a generated handler's call (one that names
-// its HTTP pattern), and stays unlearned if it ever names two RPCs: the
-// early decision is for routes that always call the same RPC, as generated
-// ones do.
+// A route is learned only from a handler's call that names its HTTP
+// pattern (generated handlers and grpc-gateway's health endpoint do), and
+// is forgotten once it names a second RPC: the early decision assumes a
+// route always calls the same RPC, as those do. A ServeMux.HandlePath
+// handler that calls runtime.AnnotateContext with an RPC it picks per
+// request breaks that assumption: until the gateway sees it name another
+// RPC, its requests are decided for the first one (fail-closed: a refusal
+// the server would not give, or a call the server decides again).
 //
 // The early answer is the handler's answer. It is given only where nothing
 // the handler does first could answer otherwise: a unary RPC (a streaming
@@ -48,9 +52,7 @@ import (
 // route is what the gateway learned about one route of a ServeMux.
 type route struct {
 	// rpc is the first RPC a call of the route named, set by decide.
-	rpc atomic.Pointer[string]
-	// unary says rpc is a unary RPC; set before rpc.
-	unary atomic.Bool
+	rpc atomic.Pointer[learnedRPC]
 	// varies says calls of the route named another RPC than rpc.
 	varies atomic.Bool
 	// mux serves the route, set by errorHandler, which is the only part of
@@ -59,16 +61,22 @@ type route struct {
 	mux atomic.Pointer[runtime.ServeMux]
 }
 
+// learnedRPC is an RPC a route calls.
+type learnedRPC struct {
+	method string
+	unary  bool
+}
+
 // learn records that a call of the route named method.
 func (rt *route) learn(method string) {
-	if p := rt.rpc.Load(); p != nil {
-		if *p != method && !rt.varies.Load() {
-			rt.varies.Store(true)
+	p := rt.rpc.Load()
+	if p == nil {
+		if rt.rpc.CompareAndSwap(nil, &learnedRPC{method: method, unary: !streams(method)}) {
+			return
 		}
-		return
+		p = rt.rpc.Load()
 	}
-	rt.unary.Store(!streams(method))
-	if !rt.rpc.CompareAndSwap(nil, &method) && *rt.rpc.Load() != method {
+	if p.method != method && !rt.varies.Load() {
 		rt.varies.Store(true)
 	}
 }
@@ -76,10 +84,10 @@ func (rt *route) learn(method string) {
 // known returns the route's RPC if the early decision may use it.
 func (rt *route) known() (string, bool) {
 	p := rt.rpc.Load()
-	if p == nil || !rt.unary.Load() || rt.varies.Load() {
+	if p == nil || !p.unary || rt.varies.Load() {
 		return "", false
 	}
-	return *p, true
+	return p.method, true
 }
 
 // track returns the grpc-gateway middleware of the gateway's options, run
@@ -135,7 +143,7 @@ func (g *Gateway) decideEarly(w http.ResponseWriter, r *http.Request, x *exchang
 		// A body of unknown length may still outgrow the limit: grpc-gateway
 		// reads what follows the JSON message, ignoring the error, and then
 		// makes the call, which the refusal must cut.
-		return false, x.refusal == nil && g.cut(x, r, method) == nil && r.ContentLength >= 0 && r.ContentLength <= g.maxBody
+		return false, x.refusal == nil && g.cut(x, r, method) == nil && r.Body == &x.body && x.body.declared >= 0 && x.body.declared <= g.maxBody
 	}
 	mux := x.route.mux.Load()
 	if mux == nil || pathParams || r.URL.RawQuery != "" || r.Form != nil {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"maps"
 	"reflect"
 	"sync"
@@ -72,7 +73,7 @@ func (c cachingMarshaler) Marshal(v any) ([]byte, error) {
 		}
 		next = maps.Clone(*old)
 	}
-	next[key] = b
+	next[key] = bytes.Clone(b) // the marshaler's buffer may be reused
 	c.cache.cached.Store(&next)
 	return b, nil
 }

@@ -45,7 +45,11 @@ import (
 // before grpc-gateway's handler, and answers most refusals there (cheaper:
 // grpc-gateway has not built the call's metadata yet). One made with these
 // options decides in the handler only, since an option of yours after them
-// (a middleware) could change the request after an early decision.
+// (a middleware) could change the request after an early decision. The
+// early decision assumes that a route always calls the same RPC, as
+// generated routes do: a HandlePath handler of yours that calls
+// runtime.AnnotateContext with an RPC it picks per request should be on a
+// mux made with these options.
 func (g *Gateway) ServeMuxOptions() []runtime.ServeMuxOption {
 	return g.muxOptions(false)
 }
