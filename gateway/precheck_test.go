@@ -29,7 +29,7 @@ const (
 
 // newAuthenticator is the server's Authenticator: ana is the only user, and
 // the status token opens the status methods.
-func newAuthenticator(t *testing.T) *interceptors.Authenticator {
+func newAuthenticator(t testing.TB) *interceptors.Authenticator {
 	t.Helper()
 	a, err := interceptors.New(interceptors.Config{Secret: testSecret, StatusToken: testStatusToken, Users: []string{"ana"}},
 		interceptors.WithLogger(slog.New(slog.DiscardHandler)))
@@ -53,7 +53,7 @@ func guarded(t *testing.T, a *interceptors.Authenticator, opts ...gateway.Option
 	return b, g, mux
 }
 
-func signed(t *testing.T, secret, user string, exp time.Time) string {
+func signed(t testing.TB, secret, user string, exp time.Time) string {
 	t.Helper()
 	tok, err := token.Sign([]byte(secret), token.Claims{User: user, ExpiresAt: exp})
 	if err != nil {
