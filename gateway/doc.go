@@ -26,7 +26,10 @@
 // gateway asks for it as soon as a request's RPC is known, before reading
 // its body, and answers a request the server would refuse for its
 // credentials itself, with the same status, body and challenge; the
-// interceptors still decide every call that goes through. A body larger
+// interceptors still decide every call that goes through. On a mux made by
+// NewServeMux, once the gateway has learned a route's RPC, it decides in
+// its own middleware, before grpc-gateway's handler builds the call's
+// metadata, and answers most refusals there. A body larger
 // than the server would receive (WithMaxBodySize) gets 413 without being
 // read to its end.
 //
