@@ -19,14 +19,34 @@ import (
 	"github.com/tokengate/tokengate/wire"
 )
 
-var fuzzRoutes = []struct {
-	method, path, rpc string
-}{
+type fuzzRoute struct{ method, path, rpc string }
+
+var fuzzRoutes = []fuzzRoute{
 	{http.MethodGet, "/status", statusRPC},
 	{http.MethodPost, "/v1/echo", unaryRPC},
 	{http.MethodGet, "/v1/echo/stream", streamRPC},
 	{http.MethodHead, "/status", statusRPC},
 	{http.MethodHead, "/v1/echo/stream", streamRPC},
+}
+
+// fuzzInput makes a fuzz input into a route, a URL (rawQuery, and tok as
+// ?token=) and headers (two of any name, and nAuth%3 of auth1 and auth2 as
+// Authorization values).
+func fuzzInput(route uint8, n1, v1, n2, v2 string, nAuth uint8, auth1, auth2, rawQuery, tok string) (fuzzRoute, *url.URL, http.Header) {
+	rt := fuzzRoutes[int(route)%len(fuzzRoutes)]
+	if tok != "" {
+		if rawQuery != "" {
+			rawQuery += "&"
+		}
+		rawQuery += gateway.StatusTokenParam + "=" + url.QueryEscape(tok)
+	}
+	h := http.Header{}
+	h.Add(n1, v1)
+	h.Add(n2, v2)
+	for _, a := range []string{auth1, auth2}[:min(int(nAuth)%3, 2)] {
+		h.Add("Authorization", a)
+	}
+	return rt, &url.URL{Path: rt.path, RawQuery: rawQuery}, h
 }
 
 func FuzzHeaderMapping(f *testing.F) {
@@ -66,22 +86,7 @@ func FuzzHeaderMapping(f *testing.F) {
 	var nextID atomic.Uint64
 
 	f.Fuzz(func(t *testing.T, route uint8, n1, v1, n2, v2 string, nAuth uint8, auth1, auth2, rawQuery, tok string) {
-		rt := fuzzRoutes[int(route)%len(fuzzRoutes)]
-
-		if tok != "" {
-			if rawQuery != "" {
-				rawQuery += "&"
-			}
-			rawQuery += gateway.StatusTokenParam + "=" + url.QueryEscape(tok)
-		}
-		u := &url.URL{Path: rt.path, RawQuery: rawQuery}
-
-		h := http.Header{}
-		h.Add(n1, v1)
-		h.Add(n2, v2)
-		for _, a := range []string{auth1, auth2}[:min(int(nAuth)%3, 2)] {
-			h.Add("Authorization", a)
-		}
+		rt, u, h := fuzzInput(route, n1, v1, n2, v2, nAuth, auth1, auth2, rawQuery, tok)
 		sentAuth := slices.Clone(h.Values("Authorization"))
 		sentTokens := u.Query()[gateway.StatusTokenParam]
 
