@@ -14,6 +14,11 @@ var errBodyNotRead = errors.New("gateway: the request was refused; its body is n
 // nothing once the request is refused, and refuses the request when it is
 // larger than limit: at the first read if its Content-Length says so, else
 // when byte limit+1 arrives.
+//
+// A streaming route's handler reads the body on a goroutine of its own
+// while the request's goroutine may be answering an error, so what a read
+// changes (n, eof, refused, and the exchange's refusal) is guarded by the
+// exchange's mutex.
 type body struct {
 	src      io.ReadCloser // the request's own body
 	x        *exchange
@@ -26,27 +31,44 @@ type body struct {
 }
 
 func (b *body) Read(p []byte) (int, error) {
-	if b.x.refusal == nil && b.declared > b.limit {
-		b.x.refuse(b.tooLarge)
+	x := b.x
+	if b.declared > b.limit {
+		x.refuse(b.tooLarge) // unless the request is refused already
 	}
-	if b.x.refusal != nil {
+	x.mu.Lock()
+	if x.refusal != nil {
 		b.refused = true
+		x.mu.Unlock()
 		return 0, errBodyNotRead
 	}
-	if rest := b.limit + 1 - b.n; int64(len(p)) > rest {
+	rest := b.limit + 1 - b.n
+	x.mu.Unlock()
+	if int64(len(p)) > rest {
 		p = p[:rest]
 	}
 	n, err := b.src.Read(p)
+	x.mu.Lock()
 	b.n += int64(n)
 	if err == io.EOF {
 		b.eof = true
 	}
-	if b.n > b.limit {
-		b.x.refuse(b.tooLarge)
+	over := b.n > b.limit
+	x.mu.Unlock()
+	if over {
+		x.refuse(b.tooLarge)
+		x.mu.Lock()
 		b.refused = true
+		x.mu.Unlock()
 		return n, errBodyNotRead
 	}
 	return n, err
+}
+
+// read returns how much of the body was read, and whether to its end.
+func (b *body) read() (n int64, eof bool) {
+	b.x.mu.Lock()
+	defer b.x.mu.Unlock()
+	return b.n, b.eof
 }
 
 // Close leaves the request's own body to the server, which closes it once

@@ -118,8 +118,8 @@ func (g *Gateway) track(early bool) runtime.Middleware {
 				defer cancel(nil)
 				r = r.WithContext(ctx)
 				x.cancel = cancel
-				if x.refusal != nil { // by the body, read by a form's parsing
-					cancel(x.refusal)
+				if refusal := x.refused(); refusal != nil { // by the body, read by a form's parsing
+					cancel(refusal)
 				}
 			}
 			next(w, r, pathParams)
@@ -143,7 +143,7 @@ func (g *Gateway) decideEarly(w http.ResponseWriter, r *http.Request, x *exchang
 		// A body of unknown length may still outgrow the limit: grpc-gateway
 		// reads what follows the JSON message, ignoring the error, and then
 		// makes the call, which the refusal must cut.
-		return false, x.refusal == nil && g.cut(x, r, method) == nil && r.Body == &x.body && x.body.declared >= 0 && x.body.declared <= g.maxBody
+		return false, x.refused() == nil && g.cut(x, r, method) == nil && r.Body == &x.body && x.body.declared >= 0 && x.body.declared <= g.maxBody
 	}
 	mux := x.route.mux.Load()
 	if mux == nil || pathParams || r.URL.RawQuery != "" || r.Form != nil {

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/tokengate/tokengate/gateway"
 )
@@ -276,4 +279,44 @@ func TestEarlyAnswer(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestBodyReadOnAnotherGoroutine checks a handler shaped like grpc-gateway's
+// client-streaming and bidirectional ones: it reads the body on a goroutine
+// of its own, and may answer an error on the request's goroutine
+// meanwhile. The body outgrows the limit as it is read, so the gateway's
+// refusal and the error handler meet (the race detector, on in CI, watches
+// them), and the answer is one of the two, never a mix or a crash.
+func TestBodyReadOnAnotherGoroutine(t *testing.T) {
+	t.Parallel()
+	g := gateway.New(gateway.WithMaxBodySize(64))
+	mux := g.NewServeMux()
+	err := mux.HandlePath(http.MethodPost, "/stream-in", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+		ctx, err := runtime.AnnotateContext(r.Context(), mux, r, "/tokengate.v1.EchoService/ClientStreamingEcho", runtime.WithHTTPPathPattern("/stream-in"))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		read := make(chan struct{})
+		go func() {
+			defer close(read)
+			_, _ = io.Copy(io.Discard, r.Body)
+		}()
+		_, m := runtime.MarshalerForRequest(mux, r)
+		runtime.HTTPError(ctx, mux, m, w, r, status.Error(codes.Unavailable, "the server went away"))
+		<-read
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := g.Wrap(mux)
+	for range 20 {
+		rec, _ := inProcess{method: "POST", target: "/stream-in", size: 1 << 16, chunked: true}.serve(t, h)
+		if rec.Code != http.StatusServiceUnavailable && rec.Code != http.StatusRequestEntityTooLarge {
+			t.Fatalf("status %d, want 503 or 413; body %s", rec.Code, rec.Body)
+		}
+		if st := parseError(t, false, rec.Body.Bytes()); st.Code != codes.Unavailable && st.Code != codes.ResourceExhausted {
+			t.Fatalf("body %s: neither the error nor the refusal", rec.Body)
+		}
+	}
 }

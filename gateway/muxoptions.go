@@ -143,12 +143,13 @@ func (g *Gateway) errorHandler(ctx context.Context, mux *runtime.ServeMux, m run
 	var read int64
 	eof, inStream := false, false
 	if x := exchangeFrom(ctx); x != nil {
-		if x.route != nil && x.refusal != nil && x.route.mux.Load() == nil {
+		refusal := x.refused()
+		if x.route != nil && refusal != nil && x.route.mux.Load() == nil {
 			x.route.mux.Store(mux) // for track's early answers: see route
 		}
 		err = x.answer(err)
-		read, eof = x.body.n, x.body.eof
-		inStream = x.inStream && err == x.refusal
+		read, eof = x.body.read()
+		inStream = x.inStream && err == refusal
 	}
 	if leavesBodyUnread(r, read, eof) {
 		w.Header().Set("Connection", "close")

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -49,16 +50,21 @@ type exchangeKey struct{}
 
 // exchange is the gateway's state of one request, found in its context: it
 // is the request's context, and answers exchangeKey with itself (one
-// allocation where context.WithValue would add two). Its fields are used on
-// the request's goroutine only.
+// allocation where context.WithValue would add two). Its fields are set on
+// the request's goroutine before the route's handler runs, except refusal
+// and the body's counts, which a streaming route's handler may change from
+// the goroutine that reads the body: mu guards those.
 type exchange struct {
 	context.Context // the request's
 	// cancel cancels the context of the route's handler, and so its call,
 	// for a refusal; set by track, nil where no call can need it.
-	cancel  context.CancelCauseFunc
-	body    body  // the request's body, as handlers read it
-	head    bool  // a HEAD request, served as GET
-	refusal error // why the gateway refused the request; nil if it did not
+	cancel context.CancelCauseFunc
+	body   body // the request's body, as handlers read it
+	head   bool // a HEAD request, served as GET
+	mu     sync.Mutex
+	// refusal is why the gateway refused the request; nil if it did not.
+	// Guarded by mu: read it with refused.
+	refusal error
 	// inStream says the refusal stands for the server's answer on a route
 	// whose answers are streams, so it is written as the server's would
 	// be: in the stream.
@@ -102,13 +108,23 @@ func exchangeFrom(ctx context.Context) *exchange {
 // refuse records the gateway's answer to the request, unless it has one
 // already, makes the body unreadable and cuts the call.
 func (x *exchange) refuse(err error) {
+	x.mu.Lock()
 	if x.refusal != nil {
+		x.mu.Unlock()
 		return
 	}
 	x.refusal = err
+	x.mu.Unlock()
 	if x.cancel != nil {
 		x.cancel(err)
 	}
+}
+
+// refused returns the gateway's refusal of the request, or nil.
+func (x *exchange) refused() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.refusal
 }
 
 // answer returns the error to answer the request with, err being what its
@@ -118,11 +134,14 @@ func (x *exchange) refuse(err error) {
 // scalar field) stands, as it does on every request, except against
 // credentials that cannot be sent, which are refused outright.
 func (x *exchange) answer(err error) error {
+	x.mu.Lock()
+	refusal, bodyRefused := x.refusal, x.body.refused
+	x.mu.Unlock()
 	switch {
-	case x.refusal == nil:
+	case refusal == nil:
 		return err
-	case x.refusal == errMalformedAuthorization, x.body.refused, status.Code(err) == codes.Canceled:
-		return x.refusal
+	case refusal == errMalformedAuthorization, bodyRefused, status.Code(err) == codes.Canceled:
+		return refusal
 	}
 	return err
 }
