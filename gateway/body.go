@@ -53,12 +53,12 @@ func (b *body) Read(p []byte) (int, error) {
 		b.eof = true
 	}
 	over := b.n > b.limit
+	if over {
+		b.refused = true
+	}
 	x.mu.Unlock()
 	if over {
 		x.refuse(b.tooLarge)
-		x.mu.Lock()
-		b.refused = true
-		x.mu.Unlock()
 		return n, errBodyNotRead
 	}
 	return n, err

@@ -138,7 +138,7 @@ func (g *Gateway) decideEarly(w http.ResponseWriter, r *http.Request, x *exchang
 	if validAuthorization(r.Header.Values("Authorization")) {
 		err = g.check(r.Context(), r, method)
 	}
-	x.decided, x.decidedFor, x.decision = true, method, err
+	x.decidedFor, x.decision = method, err
 	if err == nil {
 		// A body of unknown length may still outgrow the limit: grpc-gateway
 		// reads what follows the JSON message, ignoring the error, and then

@@ -72,9 +72,8 @@ type exchange struct {
 	// route is the route the request matched, set by track (nil for a
 	// request of a mux without ServeMuxOptions' middleware).
 	route *route
-	// decided says track already made the credential decision for a call
-	// to decidedFor, whose outcome is decision (nil: let in).
-	decided    bool
+	// decidedFor is the RPC whose call track already made the credential
+	// decision for ("": none), and decision its outcome (nil: let in).
 	decidedFor string
 	decision   error
 }
@@ -173,7 +172,7 @@ func (g *Gateway) decide(ctx context.Context, r *http.Request) metadata.MD {
 	}
 	var err error
 	switch {
-	case x.decided && x.decidedFor == method: // by track: see route
+	case x.decidedFor == method: // by track: see route
 		err = x.decision
 	case !validAuthorization(r.Header.Values("Authorization")):
 		err = errMalformedAuthorization

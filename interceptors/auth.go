@@ -182,7 +182,7 @@ func (a *Authenticator) requiresAuth(ctx context.Context, _ grpcmw.CallMeta) boo
 	// Not CallMeta's Service and Method: go-grpc-middleware splits the name
 	// at its first "/", grpc-go routes by its last (see wire.SplitMethod).
 	method, _ := grpc.Method(ctx)
-	return !a.publicMethods.Contains(method)
+	return !a.facts(method).public
 }
 
 // AuthFunc is the go-grpc-middleware auth.AuthFunc behind both interceptors,
