@@ -110,11 +110,7 @@ func New(cfg Config, opts ...Option) (*Authenticator, error) {
 		streamExpiry:  true,
 		logger:        slog.Default(),
 	}
-	statusMethods := cfg.StatusMethods
-	if statusMethods == nil {
-		statusMethods = wire.DefaultStatusMethods
-	}
-	a.statusMethods = wire.NewMethodSet(statusMethods...)
+	a.statusMethods = statusMethodSet(cfg.StatusMethods)
 	for _, opt := range opts {
 		opt(a)
 	}
@@ -135,6 +131,15 @@ func New(cfg Config, opts ...Option) (*Authenticator, error) {
 	}
 	a.policy.Store(p)
 	return a, nil
+}
+
+// statusMethodSet is the set of Config.StatusMethods names: nil means
+// wire.DefaultStatusMethods, an empty list none.
+func statusMethodSet(names []string) wire.MethodSet {
+	if names == nil {
+		names = wire.DefaultStatusMethods
+	}
+	return wire.NewMethodSet(names...)
 }
 
 // ErrNoUsers is returned by New for a Config whose Users list is not empty
@@ -182,6 +187,8 @@ func (a *Authenticator) requiresAuth(ctx context.Context, _ grpcmw.CallMeta) boo
 	// Not CallMeta's Service and Method: go-grpc-middleware splits the name
 	// at its first "/", grpc-go routes by its last (see wire.SplitMethod).
 	method, _ := grpc.Method(ctx)
+	// A name that is not canonical is never public (MethodSet.Contains),
+	// so AuthFunc refuses it, as the tap does.
 	return !a.facts(method).public
 }
 
@@ -351,19 +358,24 @@ func (a *Authenticator) decide(ctx context.Context, md metadata.MD, method strin
 	}
 	c := &callerContext{Context: ctx, verified: verified, gen: p.gen}
 	if md != nil {
-		// The token is valid while the clock's whole second is at most
-		// exp+leeway's (the check's !now.Truncate(time.Second).After),
-		// that is until the next second begins, here in the monotonic
-		// time of processStart; a token good for centuries would
-		// overflow the sum, which saturates.
-		end := time.Unix(verified.ExpiresAt().Add(p.leeway).Unix()+1, 0)
-		elapsed, left := now.Sub(processStart), end.Sub(now)
+		// validUntil in the monotonic time of processStart; a token good
+		// for centuries would overflow the sum, which saturates.
+		elapsed, left := now.Sub(processStart), validUntil(verified.ExpiresAt(), p.leeway).Sub(now)
 		c.tapped, c.until = true, elapsed+left
 		if left > math.MaxInt64-elapsed {
 			c.until = math.MaxInt64
 		}
 	}
 	return c, Decision{Allowed: true, Reason: ReasonValidToken, User: verified.User()}
+}
+
+// validUntil returns when a token that expires at exp stops being valid
+// under leeway: the check (!now.Truncate(time.Second).After(exp+leeway))
+// lets it in while the clock's whole second is at most exp+leeway's, that
+// is until the next second begins. Tapped calls and stream expiry both end
+// there.
+func validUntil(exp time.Time, leeway time.Duration) time.Time {
+	return exp.Add(leeway).Truncate(time.Second).Add(time.Second)
 }
 
 // incoming returns the values of key in the call's metadata: from md when

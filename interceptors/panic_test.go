@@ -3,6 +3,7 @@ package interceptors_test
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,33 @@ func TestStreamHandlerPanicReachesRecovery(t *testing.T) {
 		_, err = client.UnaryEcho(ctx, &tokengatev1.EchoRequest{Message: "hi"})
 		assertCode(t, err, codes.Internal, "unary handler bug")
 	}
+}
+
+// goexitEcho's stream handler ends its goroutine with runtime.Goexit.
+type goexitEcho struct {
+	tokengatev1.UnimplementedEchoServiceServer
+}
+
+func (goexitEcho) BidirectionalStreamingEcho(grpc.BidiStreamingServer[tokengatev1.EchoRequest, tokengatev1.EchoResponse]) error {
+	runtime.Goexit()
+	return nil
+}
+
+// A stream handler that calls runtime.Goexit ends the call's goroutine, as
+// it would without tokengate; it is not raised as a panic (once, Goexit
+// recovered nothing and tokengate raised that nothing, which crashes a
+// server without a recovery interceptor). The client is left waiting, as
+// it is without tokengate, until its deadline.
+func TestStreamHandlerGoexitIsNotAPanic(t *testing.T) {
+	t.Parallel()
+	client := serveWithRecovery(t, goexitEcho{})
+	ctx, cancel := context.WithTimeout(withMD("authorization", "Bearer "+mustSign(t, secret, "ana", time.Now().Add(time.Hour))), 300*time.Millisecond)
+	defer cancel()
+	s, err := client.BidirectionalStreamingEcho(ctx)
+	if err == nil {
+		_, err = s.Recv()
+	}
+	assertCode(t, err, codes.DeadlineExceeded, "")
 }
 
 // lateEcho ignores its stream's end: it waits for release, then panics,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tokengate/tokengate/token"
+	"github.com/tokengate/tokengate/wire"
 )
 
 // policy is what an Authenticator decides with, built whole from a Config
@@ -133,9 +134,10 @@ func WithPolicyHook(h PolicyHook) Option {
 // returns, atomically. Tokens verified under the old policy are not trusted
 // under the new one: its cache starts empty. Every open stream the new
 // policy would refuse (its user no longer allowed, its token signed by a
-// secret no longer accepted, its status token changed) is ended with
-// Unauthenticated and the reason a new call would get, reported to the
-// decision hooks like any denial. Streams it still accepts go on.
+// secret no longer accepted, its status token changed, or, with stream
+// expiry on, its token expired or not yet valid under a smaller leeway) is
+// ended with Unauthenticated and the reason a new call would get, reported
+// to the decision hooks like any denial. Streams it still accepts go on.
 //
 // A Config that New would refuse is refused here too, and so is one that
 // turns authentication off (ErrCannotDisable), drops the users allow-list
@@ -157,8 +159,8 @@ func (a *Authenticator) update(cfg Config) error {
 		return ErrStartedDisabled
 	case cfg.Secret == "":
 		return ErrCannotDisable
-	case cfg.StatusMethods != nil && !slices.Equal(cfg.StatusMethods, a.cfg.StatusMethods),
-		cfg.PublicMethods != nil && !slices.Equal(cfg.PublicMethods, a.cfg.PublicMethods):
+	case cfg.StatusMethods != nil && !statusMethodSet(cfg.StatusMethods).Equal(a.statusMethods),
+		cfg.PublicMethods != nil && !wire.NewMethodSet(cfg.PublicMethods...).Equal(a.publicMethods):
 		return ErrFixedSetting
 	}
 	a.updateMu.Lock()
@@ -178,7 +180,7 @@ func (a *Authenticator) update(cfg Config) error {
 			"length", len(cfg.Secret))
 	}
 	a.policy.Store(p)
-	revoked := a.streams.revoke(p)
+	revoked := a.streams.revoke(p, a.streamExpiry)
 	a.policyApplied(revoked)
 	return nil
 }
@@ -202,9 +204,12 @@ func (a *Authenticator) policyRefused(err error) {
 }
 
 // refuses reports why p refuses a stream that an earlier policy let in, or
-// nil if p still accepts it. Expiry is left to the stream's own timer (see
-// WithStreamExpiry): a reload ends only what the new policy revokes.
-func (p *policy) refuses(s *openStream) error {
+// nil if p still accepts it. expiry says streams end when their tokens
+// expire (WithStreamExpiry): then a token p finds expired, or not yet
+// valid, ends the stream, since p's leeway may be smaller than the one the
+// stream's timer was set with. Without it, time never ends a stream, and a
+// reload ends only what else p refuses.
+func (p *policy) refuses(s *openStream, expiry bool) error {
 	if s.statusToken {
 		if len(p.statusToken) == 0 || subtle.ConstantTimeCompare([]byte(s.statusTokenValue), p.statusToken) != 1 {
 			return ErrStatusTokenChanged
@@ -212,6 +217,12 @@ func (p *policy) refuses(s *openStream) error {
 		return nil
 	}
 	_, err := p.verifier.Verify(s.token)
+	switch {
+	case expiry && errors.Is(err, token.ErrExpired):
+		return ErrTokenExpiredInStream
+	case expiry && errors.Is(err, token.ErrNotYetValid):
+		return err
+	}
 	if errors.Is(err, token.ErrExpired) || errors.Is(err, token.ErrNotYetValid) {
 		// The verifier judges time before the user, and the signature
 		// before both: the signature holds, and the user is left to judge.

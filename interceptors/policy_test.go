@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,8 @@ import (
 	"github.com/tokengate/tokengate/interceptors"
 	"github.com/tokengate/tokengate/internal/demoservice"
 	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
+	"github.com/tokengate/tokengate/token"
+	"github.com/tokengate/tokengate/wire"
 )
 
 const newSecret = "0123456789abcdef0123456789abcdef-next"
@@ -142,6 +145,9 @@ func TestUpdateRefusesBadPolicies(t *testing.T) {
 		{"allow-list of nobody", interceptors.Config{Secret: secret, Users: []string{" "}}, interceptors.ErrNoUsers},
 		{"status methods are fixed", interceptors.Config{Secret: secret, StatusMethods: []string{"/x.Y/Z"}}, interceptors.ErrFixedSetting},
 		{"public methods are fixed", interceptors.Config{Secret: secret, PublicMethods: []string{"/x.Y/Z"}}, interceptors.ErrFixedSetting},
+		// Started with the default status methods (nil): an empty list
+		// asks for none, which is a change too.
+		{"no status methods is a change", interceptors.Config{Secret: secret, StatusMethods: []string{}}, interceptors.ErrFixedSetting},
 	}
 	for _, tc := range bad {
 		if err := a.Update(tc.cfg); !errors.Is(err, tc.want) {
@@ -157,6 +163,15 @@ func TestUpdateRefusesBadPolicies(t *testing.T) {
 	for _, e := range got {
 		if e.Applied || e.Err == nil {
 			t.Errorf("event %+v, want a refusal with its error", e)
+		}
+	}
+
+	// The same methods, however listed, are no change.
+	for _, same := range [][]string{wire.DefaultStatusMethods, slices.Concat(wire.DefaultStatusMethods, []string{" " + wire.DefaultStatusMethods[0]})} {
+		reversed := slices.Clone(same)
+		slices.Reverse(reversed)
+		if err := a.Update(interceptors.Config{Secret: secret, Users: []string{"ana"}, StatusMethods: reversed, PublicMethods: []string{}}); err != nil {
+			t.Errorf("Update with the status methods %q, the default ones: %v", reversed, err)
 		}
 	}
 
@@ -379,6 +394,38 @@ func TestTapDecisionDoesNotOutliveItsPolicy(t *testing.T) {
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1100 * time.Millisecond)))
 	_, err = a.AuthFunc(soon)
 	assertCode(t, err, codes.Unauthenticated, "token expired")
+}
+
+// A smaller leeway reaches open streams: one whose token the new policy
+// finds expired, or not yet valid, ends at once, as a new call would be
+// refused, instead of running on to the end its timer was set for under the
+// old leeway. With stream expiry off, time never ends a stream, and a
+// reload does not either.
+func TestUpdateShrinkingLeewayEndsStreams(t *testing.T) {
+	t.Parallel()
+	for _, expiry := range []bool{true, false} {
+		a, err := interceptors.New(interceptors.Config{Secret: secret, Leeway: time.Minute}, quiet(), interceptors.WithStreamExpiry(expiry))
+		if err != nil {
+			t.Fatal(err)
+		}
+		echo := tokengatev1.NewEchoServiceClient(serveAuth(t, a))
+		expired := openEcho(t, echo, withMD("authorization", "Bearer "+mustSign(t, secret, "ana", time.Now().Add(-10*time.Second))))
+		early, err := token.Sign([]byte(secret), token.Claims{User: "ana", ExpiresAt: time.Now().Add(time.Hour), NotBefore: time.Now().Add(10 * time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		notYet := openEcho(t, echo, withMD("authorization", "Bearer "+early))
+		if err := a.Update(interceptors.Config{Secret: secret}); err != nil {
+			t.Fatal(err)
+		}
+		if !expiry {
+			assertEchoes(t, expired)
+			assertEchoes(t, notYet)
+			continue
+		}
+		assertEnded(t, expired, "token expired")
+		assertEnded(t, notYet, "token not valid yet")
+	}
 }
 
 // A stream whose token is past exp but within the leeway is still judged on

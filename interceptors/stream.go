@@ -3,6 +3,7 @@ package interceptors
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -28,28 +29,34 @@ func chainStream(outer, inner grpc.StreamServerInterceptor) grpc.StreamServerInt
 const abandonedHandlerGrace = 10 * time.Second
 
 // handlerOutcome is how a stream handler run on its own goroutine ended:
-// it returned err, or it panicked with panicValue.
+// it returned err, it panicked with panicValue, or it called
+// runtime.Goexit.
 type handlerOutcome struct {
 	err        error
 	panicked   bool
 	panicValue any
 	stack      []byte
+	goexit     bool
 }
 
-// runHandler runs handler and sends its outcome to done, a panic included:
-// a panic on a goroutine of ours would otherwise kill the process, out of
-// reach of any recovery interceptor the server has chained before us.
+// runHandler runs handler and sends its outcome to done, a panic or a
+// runtime.Goexit included: a panic on a goroutine of ours would otherwise
+// kill the process, out of reach of any recovery interceptor the server has
+// chained before us.
 func runHandler(done chan<- handlerOutcome, handler grpc.StreamHandler, srv any, ss grpc.ServerStream) {
-	out := handlerOutcome{panicked: true}
+	out := handlerOutcome{goexit: true}
 	defer func() {
-		if out.panicked {
-			out.panicValue = recover()
-			out.stack = debug.Stack()
+		if out.goexit {
+			// Since Go 1.21 panic(nil) recovers as a *runtime.PanicNilError,
+			// so only runtime.Goexit ends a handler with nothing to recover.
+			if v := recover(); v != nil {
+				out.goexit, out.panicked, out.panicValue, out.stack = false, true, v, debug.Stack()
+			}
 		}
 		done <- out
 	}()
 	out.err = handler(srv, ss)
-	out.panicked = false
+	out.goexit = false
 }
 
 // openStream is a stream the Authenticator let in and is watching: what let
@@ -95,7 +102,7 @@ func (r *streamRegistry) remove(s *openStream) {
 }
 
 // revoke ends every open stream that p refuses and returns how many.
-func (r *streamRegistry) revoke(p *policy) int {
+func (r *streamRegistry) revoke(p *policy, expiry bool) int {
 	r.mu.Lock()
 	streams := make([]*openStream, 0, len(r.open))
 	for s := range r.open {
@@ -104,7 +111,7 @@ func (r *streamRegistry) revoke(p *policy) int {
 	r.mu.Unlock()
 	n := 0
 	for _, s := range streams {
-		if err := p.refuses(s); err != nil {
+		if err := p.refuses(s, expiry); err != nil {
 			s.revoke(err)
 			n++
 		}
@@ -151,16 +158,14 @@ func (a *Authenticator) watchStream(srv any, ss grpc.ServerStream, info *grpc.St
 	// here, by the policy in force now.
 	p := a.policy.Load()
 	if p.gen != c.gen {
-		if err := p.refuses(s); err != nil {
+		if err := p.refuses(s, a.streamExpiry); err != nil {
 			s.revoke(err)
 		}
 	}
 
 	var expiry <-chan time.Time
 	if a.streamExpiry && !c.statusToken {
-		exp := c.verified.Claims().ExpiresAt
-		deadline := exp.Truncate(time.Second).Add(time.Second + p.leeway)
-		timer := time.NewTimer(time.Until(deadline))
+		timer := time.NewTimer(time.Until(validUntil(c.verified.ExpiresAt(), p.leeway)))
 		defer timer.Stop()
 		expiry = timer.C
 	}
@@ -174,8 +179,11 @@ func (a *Authenticator) watchStream(srv any, ss grpc.ServerStream, info *grpc.St
 	var why error
 	select {
 	case out := <-done:
-		if out.panicked {
+		switch {
+		case out.panicked:
 			panic(out.panicValue)
+		case out.goexit: // as it would have ended grpc-go's goroutine
+			runtime.Goexit()
 		}
 		return out.err
 	case <-expiry:

@@ -98,6 +98,42 @@ func TestNonCanonicalMethodRefused(t *testing.T) {
 	}
 }
 
+// A service's public entry ("/pub.Svc/") makes the service's methods
+// public, never the entry's own spelling: behind a
+// grpc.UnknownServiceHandler, a call to "/pub.Svc/" is refused as a
+// malformed name with the tap and without it, and never reaches the
+// handler, while a method of the service reaches it without credentials.
+func TestPublicServiceEntryIsNotAMethod(t *testing.T) {
+	t.Parallel()
+	for _, w := range wirings {
+		a, err := interceptors.New(interceptors.Config{Secret: secret, PublicMethods: []string{"/pub.Svc/"}}, quiet())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reached atomic.Int64
+		opts := []grpc.ServerOption{
+			grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()),
+			grpc.ChainStreamInterceptor(a.StreamServerInterceptor()),
+			grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error { reached.Add(1); return nil }),
+		}
+		if w.tap {
+			opts = append(opts, grpc.InTapHandle(a.TapHandle))
+		}
+		conn := serveInMemory(t, grpc.NewServer(opts...))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = conn.Invoke(ctx, "/pub.Svc/", &tokengatev1.EchoRequest{}, &tokengatev1.EchoResponse{})
+		assertCode(t, err, codes.Unimplemented, "malformed method name")
+		if n := reached.Load(); n != 0 {
+			t.Errorf("%s: the handler ran for %q", w.name, "/pub.Svc/")
+		}
+		_ = conn.Invoke(ctx, "/pub.Svc/Anything", &tokengatev1.EchoRequest{}, &tokengatev1.EchoResponse{})
+		if n := reached.Load(); n != 1 {
+			t.Errorf("%s: a public method reached the handler %d times, want 1", w.name, n)
+		}
+	}
+}
+
 // The tap reads the header map the transport hands it, without a copy: a
 // cached token costs one allocation, the caller's context.
 func TestTapAllocations(t *testing.T) {

@@ -1,6 +1,9 @@
 package wire
 
-import "strings"
+import (
+	"maps"
+	"strings"
+)
 
 // Metadata keys that carry credentials. gRPC metadata keys are lower case.
 const (
@@ -74,11 +77,23 @@ func NewMethodSet(names ...string) MethodSet {
 	return s
 }
 
+// Equal reports whether s and o hold the same entries, however their names
+// were listed (order, repeats, blanks around them, names ignored as
+// malformed).
+func (s MethodSet) Equal(o MethodSet) bool {
+	return maps.Equal(s.methods, o.methods) && maps.Equal(s.services, o.services)
+}
+
 // Empty reports whether the set holds no method.
 func (s MethodSet) Empty() bool { return len(s.methods) == 0 && len(s.services) == 0 }
 
 // Contains reports whether fullMethod is in the set, by name or by service.
+// Only a Canonical name can be: "/pkg.Service/" is the way to write a
+// service's entry, not a method a call may name.
 func (s MethodSet) Contains(fullMethod string) bool {
+	if !Canonical(fullMethod) {
+		return false
+	}
 	service, method, ok := SplitMethod(fullMethod)
 	if !ok {
 		return false

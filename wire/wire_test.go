@@ -20,12 +20,18 @@ func TestMethodSet(t *testing.T) {
 		{"/grpc.health.v1.Health/x/Check", false}, // grpc-go routes it to the service "grpc.health.v1.Health/x"
 		{"grpc.health.v1.Health/Check", false},    // no leading "/": nothing matches
 		{"/tokengate.v1.StatusService/Status/", false},
+		{"/grpc.health.v1.Health/", false}, // the service's entry, not a method a call may name
 		{"", false},
 		{"/", false},
 	} {
 		if got := s.Contains(tc.method); got != tc.want {
 			t.Errorf("Contains(%q) = %v, want %v", tc.method, got, tc.want)
 		}
+	}
+	same := wire.NewMethodSet("/grpc.health.v1.Health/", "/grpc.health.v1.Health/", "/tokengate.v1.StatusService/Status", "junk")
+	if !s.Equal(same) || !same.Equal(s) || s.Equal(wire.NewMethodSet("/tokengate.v1.StatusService/Status")) ||
+		!wire.NewMethodSet().Equal(wire.MethodSet{}) || wire.NewMethodSet("/a.B/").Equal(wire.NewMethodSet("/a.B/C")) {
+		t.Error("Equal is wrong: it must compare the entries, not how they were listed")
 	}
 	if s.Empty() || !wire.NewMethodSet().Empty() || !(wire.MethodSet{}).Empty() || (wire.MethodSet{}).Contains("/a.B/C") {
 		t.Error("Empty is wrong, or the zero set holds something")
