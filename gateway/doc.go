@@ -35,8 +35,8 @@
 //
 // A request that cannot become a gRPC call is answered by the gateway
 // without one, with the same JSON error body: 401 for an Authorization value
-// that is not printable ASCII, 400 for a query that is not UTF-8 (after the
-// credentials are checked). Wrap adds HEAD support on GET routes (HEAD
+// that is not printable ASCII, 400 for a query or a path parameter that is
+// not UTF-8 (after the credentials are checked). Wrap adds HEAD support on GET routes (HEAD
 // /status for monitors) without ever running a stream: HEAD on a streaming
 // route is answered 405 (Allow: GET), after the credentials are checked.
 // Guard puts a plain HTTP handler behind the same decision. RedactURL keeps

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 )
@@ -39,8 +40,8 @@ import (
 // the handler does first could answer otherwise: a unary RPC (a streaming
 // one answers in the stream, or 405 for HEAD), no path parameters and no
 // query (grpc-gateway parses them before the call and its errors stand:
-// 400), no form parsed by grpc-gateway's fallback from a POST to a GET
-// route, and no Grpc-Timeout header (grpc-gateway refuses a bad one before
+// 400), no form parsed (by a middleware of the user's: grpc-gateway's own
+// form fallback is off, see ServeMuxOptions), and no Grpc-Timeout header (grpc-gateway refuses a bad one before
 // the credentials are looked at; with one, the decision is left to decide).
 // Other refused requests go through the handler, with the decision already
 // made, so it is reported once. What an early answer skips: the route's
@@ -106,6 +107,7 @@ func (g *Gateway) track(early bool) runtime.Middleware {
 				r, x = g.begin(r)
 			}
 			x.route = rt
+			x.pathNotUTF8 = !validParams(pathParams)
 			settled := false
 			if method, ok := rt.known(); ok && early && g.precheck != nil && plainHeaders(r.Header) {
 				var answered bool
@@ -118,7 +120,7 @@ func (g *Gateway) track(early bool) runtime.Middleware {
 				defer cancel(nil)
 				r = r.WithContext(ctx)
 				x.cancel = cancel
-				if refusal := x.refused(); refusal != nil { // by the body, read by a form's parsing
+				if refusal := x.refused(); refusal != nil { // by the body, read by a middleware before
 					cancel(refusal)
 				}
 			}
@@ -165,4 +167,15 @@ func (g *Gateway) decideEarly(w http.ResponseWriter, r *http.Request, x *exchang
 func plainHeaders(h http.Header) bool {
 	_, ok := h["Grpc-Timeout"]
 	return !ok
+}
+
+// validParams reports whether every path parameter, as grpc-gateway hands
+// it to the route (unescaped), is valid UTF-8.
+func validParams(params map[string]string) bool {
+	for _, v := range params {
+		if !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return true
 }

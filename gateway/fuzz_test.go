@@ -167,14 +167,8 @@ func FuzzHeaderMapping(f *testing.F) {
 
 // legitimate5xx reports whether a 5xx answer is what the client asked for
 // rather than a failure of the gateway: a Grpc-Timeout header short enough
-// to expire (504), or an X-HTTP-Method-Override to a method the route lacks
-// (grpc-gateway answers 405 routing errors with 501).
+// to expire (504). (X-HTTP-Method-Override, which could once turn a route's
+// method into one it lacks, 501, is off with grpc-gateway's form fallback.)
 func legitimate5xx(code int, h http.Header) bool {
-	switch code {
-	case http.StatusGatewayTimeout:
-		return h.Get("Grpc-Timeout") != ""
-	case http.StatusNotImplemented:
-		return h.Get("X-Http-Method-Override") != ""
-	}
-	return false
+	return code == http.StatusGatewayTimeout && h.Get("Grpc-Timeout") != ""
 }

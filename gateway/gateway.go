@@ -90,8 +90,8 @@ func WithStatusMethods(methods ...string) Option {
 // WithPrecheck gives the gateway the server's verdict on a call's
 // credentials, so that a request the server would refuse is refused before
 // its body is read, and the requests the gateway answers without a call
-// (HEAD on a streaming route, a query that is not UTF-8) are answered 401
-// like the call would be. Guard decides with it too.
+// (HEAD on a streaming route, a query or path parameter that is not UTF-8)
+// are answered 401 like the call would be. Guard decides with it too.
 //
 // f is asked once per request to an RPC route, as soon as the RPC is known
 // (on a mux made by NewServeMux, once it has learned the route's RPC,
@@ -111,8 +111,9 @@ func WithStatusMethods(methods ...string) Option {
 // interceptors' decision. f must be safe for concurrent use.
 //
 // Without it the gateway decides nothing: every request goes to the server
-// with its body, HEAD on a streaming route gets 405 and a query that is not
-// UTF-8 400 whatever the credentials, and Guard cannot be used.
+// with its body, HEAD on a streaming route gets 405 and a query or path
+// parameter that is not UTF-8 400 whatever the credentials, and Guard
+// cannot be used.
 func WithPrecheck(f func(ctx context.Context, fullMethod string) error) Option {
 	return func(g *Gateway) { g.precheck = f }
 }

@@ -10,9 +10,8 @@ import (
 // g.NewServeMux or g.ServeMuxOptions:
 //   - every 401 carries the RFC 6750 challenge, including those of
 //     streaming routes, whose errors bypass the mux's error handler;
-//   - no more than WithMaxBodySize bytes of a request body are read, even
-//     by grpc-gateway's own form parsing (a POST form falling back to a GET
-//     route), which happens before the route's RPC is known;
+//   - no more than WithMaxBodySize bytes of a request body are read, by
+//     the mux or by anything before it;
 //   - HEAD requests are answered as the GET of the same route without a
 //     body (grpc-gateway alone answers 501 for HEAD /status), except on a
 //     streaming route: there the stream is not run, since its headers are

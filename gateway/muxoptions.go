@@ -27,12 +27,16 @@ import (
 //   - a request that cannot become a gRPC call is answered without one: an
 //     Authorization value that is not printable ASCII gets 401 (grpc-gateway
 //     would drop it, so that of two values the other passed alone), and a
-//     query that is not UTF-8 once unescaped gets 400 (grpc-go would refuse
-//     to marshal it: a 500), after the credentials are checked;
-//   - a body larger than WithMaxBodySize gets 413 (this bound holds even
-//     for grpc-gateway's fallback from a form POST to a GET route, which
-//     parses the form before the route, and so the credentials, are known:
-//     the one case where a refused request's body is read);
+//     query or a path parameter that is not UTF-8 once unescaped gets 400
+//     (grpc-go would refuse to marshal it: a 500), after the credentials
+//     are checked;
+//   - a body larger than WithMaxBodySize gets 413;
+//   - grpc-gateway's fallback from a form POST to a GET route (and its
+//     X-HTTP-Method-Override, which needs it) is off: it parses the form,
+//     reading the body, before any middleware runs, that is before the
+//     credentials are decided and out of reach of the body limit on a mux
+//     served without Wrap. Such a POST gets grpc-gateway's answer to a
+//     method a route lacks (501, "Method Not Allowed"), its body unread;
 //   - Unauthenticated answers 401 with an RFC 6750 challenge.
 //
 // Pass them to runtime.NewServeMux after your own options, or use
@@ -63,6 +67,7 @@ func (g *Gateway) muxOptions(early bool) []runtime.ServeMuxOption {
 		runtime.WithMetadata(g.decide),
 		runtime.WithMiddlewares(g.track(early)),
 		runtime.WithErrorHandler(g.errorHandler),
+		runtime.WithDisablePathLengthFallback(),
 	}
 }
 

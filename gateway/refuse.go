@@ -39,6 +39,8 @@ var (
 		"malformed authorization header: not printable ASCII")
 	errQueryNotUTF8 = status.Error(codes.InvalidArgument,
 		"query is not valid UTF-8 once unescaped")
+	errPathNotUTF8 = status.Error(codes.InvalidArgument,
+		"path parameter is not valid UTF-8 once unescaped")
 	errHeadOnStream = &runtime.HTTPStatusError{
 		HTTPStatus: http.StatusMethodNotAllowed,
 		Err:        status.Error(codes.Unimplemented, "HEAD is not supported on a streaming route; use GET"),
@@ -61,7 +63,10 @@ type exchange struct {
 	cancel context.CancelCauseFunc
 	body   body // the request's body, as handlers read it
 	head   bool // a HEAD request, served as GET
-	mu     sync.Mutex
+	// pathNotUTF8 says a path parameter of the route is not valid UTF-8
+	// once unescaped (set by track).
+	pathNotUTF8 bool
+	mu          sync.Mutex
 	// refusal is why the gateway refused the request; nil if it did not.
 	// Guarded by mu: read it with refused.
 	refusal error
@@ -155,9 +160,9 @@ func (x *exchange) answer(err error) error {
 //   - credentials the server would refuse (WithPrecheck), so that a caller
 //     without valid credentials learns no more from what follows than from
 //     any other request;
-//   - a query that is not UTF-8 once unescaped, which grpc-gateway would
-//     copy into a proto string field that grpc-go then refuses to marshal
-//     (500);
+//   - a query or a path parameter that is not UTF-8 once unescaped, which
+//     grpc-gateway would copy into a proto string field that grpc-go then
+//     refuses to marshal (500);
 //   - HEAD on a streaming route, since the headers of a stream are known
 //     only once it sends, and an endless one would never end;
 //   - a body whose Content-Length is over WithMaxBodySize.
@@ -206,6 +211,8 @@ func (g *Gateway) cut(x *exchange, r *http.Request, method string) error {
 	switch {
 	case !validQuery(r.URL.RawQuery):
 		return errQueryNotUTF8
+	case x.pathNotUTF8:
+		return errPathNotUTF8
 	case x.head && streams(method):
 		return errHeadOnStream
 	}

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tokengate/tokengate/gateway"
+	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
 	"github.com/tokengate/tokengate/wire"
 )
 
@@ -22,6 +23,7 @@ const (
 	plainChallenge   = `Bearer realm="tokengate"`
 	invalidChallenge = `Bearer realm="tokengate", error="invalid_token"`
 	msgQueryNotUTF8  = "query is not valid UTF-8 once unescaped"
+	msgPathNotUTF8   = "path parameter is not valid UTF-8 once unescaped"
 	msgNotASCII      = "malformed authorization header: not printable ASCII"
 	msgHeadOnStream  = "HEAD is not supported on a streaming route; use GET"
 )
@@ -288,6 +290,58 @@ func TestInvalidUTF8QueryWithStatusToken(t *testing.T) {
 	}
 	resp, body = e.do(t, get("/v1/echo/stream?message=%C3%A9t%C3%A9", hdr("Authorization", "Bearer good")))
 	answer{code: 200}.check(t, http.MethodGet, resp, body)
+}
+
+// TestInvalidUTF8PathParameter checks a path parameter as the query: one
+// that is not UTF-8 once unescaped is answered 400 without a call (grpc-go
+// would refuse to marshal it into a string field: 500), after the
+// credentials (401 without them). The route is as protoc-gen-grpc-gateway
+// writes one for get: "/v1/say/{message}"; each request is served three
+// times, so that the later ones find the route learned.
+func TestInvalidUTF8PathParameter(t *testing.T) {
+	t.Parallel()
+	a := &authenticator{}
+	b := newBackend(t)
+	g := gateway.New(gateway.WithPrecheck(a.precheck))
+	mux := g.NewServeMux()
+	client := tokengatev1.NewEchoServiceClient(b.conn)
+	const pattern = "/v1/say/{message}"
+	if err := mux.HandlePath(http.MethodGet, pattern, func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		_, out := runtime.MarshalerForRequest(mux, r)
+		ctx, err := runtime.AnnotateContext(r.Context(), mux, r, unaryRPC, runtime.WithHTTPPathPattern(pattern))
+		if err != nil {
+			runtime.HTTPError(r.Context(), mux, out, w, r, err)
+			return
+		}
+		resp, err := client.UnaryEcho(ctx, &tokengatev1.EchoRequest{Message: params["message"]})
+		if err != nil {
+			runtime.HTTPError(ctx, mux, out, w, r, err)
+			return
+		}
+		runtime.ForwardResponseMessage(ctx, mux, out, w, r, resp)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e := serveHTTP(t, b, g.Wrap(mux))
+	good := hdr("Authorization", "Bearer good")
+	for _, tc := range []struct {
+		req   request
+		want  answer
+		calls int64
+	}{
+		{get("/v1/say/%C3%A9t%C3%A9", good), answer{code: 200}, 1},
+		{get("/v1/say/%ff", good), answer{code: 400, msg: msgPathNotUTF8}, 0},
+		{get("/v1/say/%ff"), answer{code: 401, msg: "missing bearer token", challenge: plainChallenge}, 0},
+	} {
+		for range 3 {
+			before := b.rec.opened.Load()
+			resp, body := e.do(t, tc.req)
+			tc.want.check(t, tc.req.method, resp, body)
+			if n := b.rec.opened.Load() - before; n != tc.calls {
+				t.Errorf("GET %s: %d calls reached the server, want %d", tc.req.target, n, tc.calls)
+			}
+		}
+	}
 }
 
 // TestNonASCIIAuthorizationOnTheMux checks that the mux alone, without
