@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/tokengate/tokengate/gateway"
@@ -301,6 +303,43 @@ func TestRefusedBeforeTheBodyOnTheMux(t *testing.T) {
 	answer{code: 401, msg: "missing bearer token", challenge: plainChallenge}.checkRecorded(t, "POST", rec)
 	if body.read != 0 {
 		t.Errorf("%d bytes of the body read, want none", body.read)
+	}
+}
+
+// A refusal stands when the caller's Grpc-Timeout runs out before the cut
+// call reports it: the call may fail with DeadlineExceeded or Canceled,
+// whichever its context sees first, and the answer must not depend on
+// that race (it was 504 or 401 on GET routes, whose handlers read no
+// body, such as grpc-gateway's health endpoint). Each request is answered
+// as it is without the header.
+func TestRefusalOutlivesAnExpiredGrpcTimeout(t *testing.T) {
+	t.Parallel()
+	a := newAuthenticator(t)
+	b := newBackend(t, grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
+	g := gateway.New(gateway.WithPrecheck(a.Precheck))
+	mux := g.NewServeMux(runtime.WithHealthzEndpoint(healthpb.NewHealthClient(b.conn)))
+	b.register(t, mux)
+	h := g.Wrap(mux)
+	for _, req := range []inProcess{
+		{method: "GET", target: "/healthz"},
+		{method: "GET", target: "/status"},
+		{method: "GET", target: "/status?token=wrong"},
+		{method: "POST", target: "/v1/echo", body: `{"message":"hi"}`},
+		{method: "GET", target: "/v1/echo/stream?message=hi", header: [][2]string{hdr("Authorization", "Bearer forged")}},
+	} {
+		want, _ := req.serve(t, h)
+		if want.Code != http.StatusUnauthorized {
+			t.Fatalf("%s %s: status %d, want 401; body %s", req.method, req.target, want.Code, want.Body)
+		}
+		timed := req
+		timed.header = append(slices.Clip(req.header), hdr("Grpc-Timeout", "1n"))
+		for range 20 {
+			got, _ := timed.serve(t, h)
+			if got.Code != want.Code || got.Header().Get("WWW-Authenticate") != want.Header().Get("WWW-Authenticate") || got.Body.String() != want.Body.String() {
+				t.Fatalf("%s %s with Grpc-Timeout 1n: %d %q %s, want %d %q %s", req.method, req.target,
+					got.Code, got.Header().Get("WWW-Authenticate"), got.Body, want.Code, want.Header().Get("WWW-Authenticate"), want.Body)
+			}
+		}
 	}
 }
 

@@ -133,7 +133,9 @@ func (x *exchange) refused() error {
 
 // answer returns the error to answer the request with, err being what its
 // handler failed with. A refusal replaces the errors it caused (a body that
-// cannot be read, a canceled call). An error grpc-gateway found on its own
+// cannot be read, a canceled call, or one whose Grpc-Timeout ran out
+// before the cut reached it: the refusal came first, and which error the
+// call reports is a race). An error grpc-gateway found on its own
 // before the call (a bad Grpc-Timeout, a repeated query parameter of a
 // scalar field) stands, as it does on every request, except against
 // credentials that cannot be sent, which are refused outright.
@@ -144,7 +146,7 @@ func (x *exchange) answer(err error) error {
 	switch {
 	case refusal == nil:
 		return err
-	case refusal == errMalformedAuthorization, bodyRefused, status.Code(err) == codes.Canceled:
+	case refusal == errMalformedAuthorization, bodyRefused, status.Code(err) == codes.Canceled, status.Code(err) == codes.DeadlineExceeded:
 		return refusal
 	}
 	return err
