@@ -10,8 +10,8 @@ import (
 // g.NewServeMux or g.ServeMuxOptions:
 //   - every 401 carries the RFC 6750 challenge, including those of
 //     streaming routes, whose errors bypass the mux's error handler;
-//   - no more than WithMaxBodySize bytes of a request body are read, by
-//     the mux or by anything before it;
+//   - no more than WithMaxBodySize bytes of a request body are read by the
+//     mux (its middlewares and handlers included);
 //   - HEAD requests are answered as the GET of the same route without a
 //     body (grpc-gateway alone answers 501 for HEAD /status), except on a
 //     streaming route: there the stream is not run, since its headers are

@@ -2,7 +2,10 @@ package interceptors_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -118,6 +121,44 @@ func TestStreamHandlerGoexitIsNotAPanic(t *testing.T) {
 		_, err = s.Recv()
 	}
 	assertCode(t, err, codes.DeadlineExceeded, "")
+}
+
+// nilPanicEcho's stream handler calls panic(nil).
+type nilPanicEcho struct {
+	tokengatev1.UnimplementedEchoServiceServer
+}
+
+func (nilPanicEcho) BidirectionalStreamingEcho(grpc.BidiStreamingServer[tokengatev1.EchoRequest, tokengatev1.EchoResponse]) error {
+	panic(nil)
+}
+
+// panic(nil) in a stream handler is a panic, not a runtime.Goexit, even
+// under GODEBUG=panicnil=1, where it recovers as nil, as a Goexit does:
+// there, go-grpc-middleware's recovery interceptor stops it (its recover
+// returns nil, so it answers nothing) and the stream ends as the handler's
+// return would, with OK, as it does without tokengate. The test runs
+// itself again with that setting, which only the environment can give.
+func TestStreamHandlerNilPanicIsAPanic(t *testing.T) {
+	if os.Getenv("TOKENGATE_TEST_PANICNIL") == "" {
+		t.Parallel()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestStreamHandlerNilPanicIsAPanic$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "TOKENGATE_TEST_PANICNIL=1", "GODEBUG=panicnil=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("with GODEBUG=panicnil=1: %v\n%s", err, out)
+		}
+	}
+	client := serveWithRecovery(t, nilPanicEcho{})
+	ctx, cancel := context.WithTimeout(withMD("authorization", "Bearer "+mustSign(t, secret, "ana", time.Now().Add(time.Hour))), 5*time.Second)
+	defer cancel()
+	s, err := client.BidirectionalStreamingEcho(ctx)
+	if err == nil {
+		_, err = s.Recv()
+	}
+	if os.Getenv("TOKENGATE_TEST_PANICNIL") == "" {
+		assertCode(t, err, codes.Internal, "panic called with nil argument")
+	} else if err != io.EOF {
+		t.Errorf("stream ended with %v, want io.EOF: the recovery interceptor stopped the panic", err)
+	}
 }
 
 // lateEcho ignores its stream's end: it waits for release, then panics,

@@ -137,7 +137,8 @@ func WithPolicyHook(h PolicyHook) Option {
 // secret no longer accepted, its status token changed, or, with stream
 // expiry on, its token expired or not yet valid under a smaller leeway) is
 // ended with Unauthenticated and the reason a new call would get, reported
-// to the decision hooks like any denial. Streams it still accepts go on.
+// to the decision hooks like any denial. Streams it still accepts go on,
+// and end when their tokens expire by its leeway.
 //
 // A Config that New would refuse is refused here too, and so is one that
 // turns authentication off (ErrCannotDisable), drops the users allow-list

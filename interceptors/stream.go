@@ -42,25 +42,34 @@ type handlerOutcome struct {
 // runHandler runs handler and sends its outcome to done, a panic or a
 // runtime.Goexit included: a panic on a goroutine of ours would otherwise
 // kill the process, out of reach of any recovery interceptor the server has
-// chained before us.
+// chained before us. A panic and a Goexit are told apart as
+// x/sync/singleflight does: a recovered panic returns from the inner
+// function, a Goexit never does (a value recovered cannot tell them apart:
+// with GODEBUG=panicnil=1, panic(nil) recovers nil, as a Goexit does).
 func runHandler(done chan<- handlerOutcome, handler grpc.StreamHandler, srv any, ss grpc.ServerStream) {
-	out := handlerOutcome{goexit: true}
+	var out handlerOutcome
+	returned, recovered := false, false
 	defer func() {
-		if out.goexit {
-			// Since Go 1.21 panic(nil) recovers as a *runtime.PanicNilError,
-			// so only runtime.Goexit ends a handler with nothing to recover.
-			if v := recover(); v != nil {
-				out.goexit, out.panicked, out.panicValue, out.stack = false, true, v, debug.Stack()
-			}
+		if !returned && !recovered {
+			out = handlerOutcome{goexit: true}
 		}
 		done <- out
 	}()
-	out.err = handler(srv, ss)
-	out.goexit = false
+	func() {
+		defer func() {
+			if !returned {
+				out.panicked, out.panicValue, out.stack = true, recover(), debug.Stack()
+			}
+		}()
+		out.err = handler(srv, ss)
+		returned = true
+	}()
+	recovered = !returned
 }
 
 // openStream is a stream the Authenticator let in and is watching: what let
-// it in, and where to tell it that a new policy refuses it.
+// it in, and where to tell it that a new policy refuses it, or that a new
+// policy accepts it with another leeway.
 type openStream struct {
 	token       string // the bearer token; "" when let in by the status token
 	user        string // the token's user
@@ -68,12 +77,24 @@ type openStream struct {
 	// statusTokenValue is the status token it was let in with.
 	statusTokenValue string
 	revoked          chan error
+	// rearm asks the stream to set its expiry timer again, by the leeway
+	// of the policy in force.
+	rearm chan struct{}
 }
 
 // revoke tells s why it must end. It never blocks: one reason is enough.
 func (s *openStream) revoke(err error) {
 	select {
 	case s.revoked <- err:
+	default:
+	}
+}
+
+// rearmExpiry asks s to set its expiry timer again. It never blocks: the
+// stream reads the policy in force when it does, so one request is enough.
+func (s *openStream) rearmExpiry() {
+	select {
+	case s.rearm <- struct{}{}:
 	default:
 	}
 }
@@ -101,7 +122,9 @@ func (r *streamRegistry) remove(s *openStream) {
 	delete(r.open, s)
 }
 
-// revoke ends every open stream that p refuses and returns how many.
+// revoke ends every open stream that p refuses and returns how many. With
+// expiry (WithStreamExpiry), the others set their expiry timers again by
+// p's leeway, which may differ from the one they were set with.
 func (r *streamRegistry) revoke(p *policy, expiry bool) int {
 	r.mu.Lock()
 	streams := make([]*openStream, 0, len(r.open))
@@ -114,6 +137,8 @@ func (r *streamRegistry) revoke(p *policy, expiry bool) int {
 		if err := p.refuses(s, expiry); err != nil {
 			s.revoke(err)
 			n++
+		} else if expiry && !s.statusToken {
+			s.rearmExpiry()
 		}
 	}
 	return n
@@ -143,7 +168,7 @@ func (a *Authenticator) watchStream(srv any, ss grpc.ServerStream, info *grpc.St
 	}
 	// What let the stream in, read again from its metadata rather than
 	// carried by every call's context: only streams need it.
-	s := &openStream{user: c.verified.User(), statusToken: c.statusToken, revoked: make(chan error, 1)}
+	s := &openStream{user: c.verified.User(), statusToken: c.statusToken, revoked: make(chan error, 1), rearm: make(chan struct{}, 1)}
 	if c.statusToken {
 		if vals := metadata.ValueFromIncomingContext(ss.Context(), wire.StatusTokenKey); len(vals) == 1 {
 			s.statusTokenValue = vals[0]
@@ -163,9 +188,10 @@ func (a *Authenticator) watchStream(srv any, ss grpc.ServerStream, info *grpc.St
 		}
 	}
 
+	var timer *time.Timer
 	var expiry <-chan time.Time
 	if a.streamExpiry && !c.statusToken {
-		timer := time.NewTimer(time.Until(validUntil(c.verified.ExpiresAt(), p.leeway)))
+		timer = time.NewTimer(time.Until(validUntil(c.verified.ExpiresAt(), p.leeway)))
 		defer timer.Stop()
 		expiry = timer.C
 	}
@@ -177,18 +203,22 @@ func (a *Authenticator) watchStream(srv any, ss grpc.ServerStream, info *grpc.St
 	go runHandler(done, handler, srv, wrapped)
 
 	var why error
-	select {
-	case out := <-done:
-		switch {
-		case out.panicked:
-			panic(out.panicValue)
-		case out.goexit: // as it would have ended grpc-go's goroutine
-			runtime.Goexit()
+	for why == nil {
+		select {
+		case out := <-done:
+			switch {
+			case out.panicked:
+				panic(out.panicValue)
+			case out.goexit: // as it would have ended grpc-go's goroutine
+				runtime.Goexit()
+			}
+			return out.err
+		case <-expiry:
+			why = ErrTokenExpiredInStream
+		case why = <-s.revoked:
+		case <-s.rearm: // a new policy, with its own leeway (sent only with a timer)
+			timer.Reset(time.Until(validUntil(c.verified.ExpiresAt(), a.policy.Load().leeway)))
 		}
-		return out.err
-	case <-expiry:
-		why = ErrTokenExpiredInStream
-	case why = <-s.revoked:
 	}
 	cancel(why)
 	method := a.methodName(info.FullMethod, a.facts(info.FullMethod), true)

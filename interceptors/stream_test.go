@@ -66,3 +66,48 @@ func TestStreamExpiryCanBeTurnedOff(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A stream ends where a new call with its token would first be refused:
+// by a leeway with a fraction of a second (once, the stream ran on for up
+// to a second more), and by the leeway of the policy in force, which an
+// Update may make smaller (the stream ends sooner than its timer was set
+// for) or larger (it goes on).
+func TestStreamExpiryFollowsTheLeeway(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name          string
+		leeway, after time.Duration // at New, and set by an Update (-1: none)
+		end           time.Duration // after exp: when the stream must have ended; 0: still open at exp+2s
+	}{
+		{"a leeway of 900ms", 900 * time.Millisecond, -1, time.Second},
+		{"a leeway shrunk from 1m to 0", time.Minute, 0, time.Second},
+		{"a leeway grown from 0 to 1m", 0, time.Minute, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a, err := interceptors.New(interceptors.Config{Secret: secret, Leeway: tc.leeway}, quiet())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, exp := openBidi(t, tokengatev1.NewEchoServiceClient(serveAuth(t, a)))
+			if tc.after >= 0 {
+				if err := a.Update(interceptors.Config{Secret: secret, Leeway: tc.after}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.end == 0 {
+				time.Sleep(time.Until(exp.Add(2 * time.Second)))
+				assertEchoes(t, s)
+				return
+			}
+			_, err = s.Recv()
+			ended := time.Now()
+			assertCode(t, err, codes.Unauthenticated, "token expired")
+			// The timer fires at the instant; half a second is for a slow
+			// machine, and less than the error the fix removed.
+			if ended.Before(exp.Add(tc.end)) || ended.After(exp.Add(tc.end+500*time.Millisecond)) {
+				t.Errorf("stream ended at exp+%v, want exp+%v", ended.Sub(exp), tc.end)
+			}
+		})
+	}
+}

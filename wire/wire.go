@@ -61,13 +61,13 @@ type MethodSet struct {
 }
 
 // NewMethodSet returns the set of names. Names that are not written as
-// above are ignored.
+// above are ignored: no call can match them (see Contains).
 func NewMethodSet(names ...string) MethodSet {
 	s := MethodSet{methods: map[[2]string]struct{}{}, services: map[string]struct{}{}}
 	for _, n := range names {
 		service, method, ok := SplitMethod(strings.TrimSpace(n))
 		switch {
-		case !ok:
+		case !ok, strings.Contains(service, "/"):
 		case method == "":
 			s.services[service] = struct{}{}
 		default:

@@ -28,10 +28,13 @@ func TestMethodSet(t *testing.T) {
 			t.Errorf("Contains(%q) = %v, want %v", tc.method, got, tc.want)
 		}
 	}
-	same := wire.NewMethodSet("/grpc.health.v1.Health/", "/grpc.health.v1.Health/", "/tokengate.v1.StatusService/Status", "junk")
+	same := wire.NewMethodSet("/grpc.health.v1.Health/", "/grpc.health.v1.Health/", "/tokengate.v1.StatusService/Status", "junk", "/a.B/x/C", "/a.B/x/")
 	if !s.Equal(same) || !same.Equal(s) || s.Equal(wire.NewMethodSet("/tokengate.v1.StatusService/Status")) ||
 		!wire.NewMethodSet().Equal(wire.MethodSet{}) || wire.NewMethodSet("/a.B/").Equal(wire.NewMethodSet("/a.B/C")) {
 		t.Error("Equal is wrong: it must compare the entries, not how they were listed")
+	}
+	if !wire.NewMethodSet("/a.B/x/C", "//x", "/a.B/x/", "a.B/C").Empty() {
+		t.Error("names no call can match are kept")
 	}
 	if s.Empty() || !wire.NewMethodSet().Empty() || !(wire.MethodSet{}).Empty() || (wire.MethodSet{}).Contains("/a.B/C") {
 		t.Error("Empty is wrong, or the zero set holds something")
