@@ -113,14 +113,21 @@ func (goexitEcho) BidirectionalStreamingEcho(grpc.BidiStreamingServer[tokengatev
 // it is without tokengate, until its deadline.
 func TestStreamHandlerGoexitIsNotAPanic(t *testing.T) {
 	t.Parallel()
-	client := serveWithRecovery(t, goexitEcho{})
-	ctx, cancel := context.WithTimeout(withMD("authorization", "Bearer "+mustSign(t, secret, "ana", time.Now().Add(time.Hour))), 300*time.Millisecond)
+	err := streamEnd(t, serveWithRecovery(t, goexitEcho{}), 300*time.Millisecond)
+	assertCode(t, err, codes.DeadlineExceeded, "")
+}
+
+// streamEnd opens a bidirectional stream with a valid token and returns
+// what ends it (its first Recv's error), waiting at most timeout.
+func streamEnd(t *testing.T, client tokengatev1.EchoServiceClient, timeout time.Duration) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(withMD("authorization", "Bearer "+mustSign(t, secret, "ana", time.Now().Add(time.Hour))), timeout)
 	defer cancel()
 	s, err := client.BidirectionalStreamingEcho(ctx)
 	if err == nil {
 		_, err = s.Recv()
 	}
-	assertCode(t, err, codes.DeadlineExceeded, "")
+	return err
 }
 
 // nilPanicEcho's stream handler calls panic(nil).
@@ -147,13 +154,7 @@ func TestStreamHandlerNilPanicIsAPanic(t *testing.T) {
 			t.Fatalf("with GODEBUG=panicnil=1: %v\n%s", err, out)
 		}
 	}
-	client := serveWithRecovery(t, nilPanicEcho{})
-	ctx, cancel := context.WithTimeout(withMD("authorization", "Bearer "+mustSign(t, secret, "ana", time.Now().Add(time.Hour))), 5*time.Second)
-	defer cancel()
-	s, err := client.BidirectionalStreamingEcho(ctx)
-	if err == nil {
-		_, err = s.Recv()
-	}
+	err := streamEnd(t, serveWithRecovery(t, nilPanicEcho{}), 5*time.Second)
 	if os.Getenv("TOKENGATE_TEST_PANICNIL") == "" {
 		assertCode(t, err, codes.Internal, "panic called with nil argument")
 	} else if err != io.EOF {
