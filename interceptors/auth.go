@@ -142,6 +142,12 @@ func statusMethodSet(names []string) wire.MethodSet {
 	return wire.NewMethodSet(names...)
 }
 
+// ErrBlankSecret refuses a secret or previous secret of white space only:
+// a file holding a blank line, or a variable set to a space. Brevia would
+// sign and verify with it; it is a mistake, and a key anyone can guess.
+// Authentication is off only with an empty secret.
+var ErrBlankSecret = errors.New("interceptors: the secret is only white space")
+
 // ErrNoUsers is returned by New for a Config whose Users list is not empty
 // but names nobody (only blank names): an allow-list of nothing allows
 // nothing, and tokengate will not read it as "anyone".
@@ -153,6 +159,11 @@ var ErrNoUsers = errors.New("interceptors: the users allow-list names no user")
 func checkConfig(cfg Config) error {
 	if err := token.CheckLeeway(cfg.Leeway); err != nil {
 		return fmt.Errorf("interceptors: Config.Leeway: %w", err)
+	}
+	for _, s := range []struct{ name, value string }{{"Secret", cfg.Secret}, {"PreviousSecret", cfg.PreviousSecret}} {
+		if s.value != "" && strings.TrimSpace(s.value) == "" {
+			return fmt.Errorf("%w: Config.%s", ErrBlankSecret, s.name)
+		}
 	}
 	if len(cfg.Users) > 0 && !slices.ContainsFunc(cfg.Users, func(u string) bool { return strings.TrimSpace(u) != "" }) {
 		return ErrNoUsers

@@ -36,6 +36,11 @@ func TestConfigFromLookup(t *testing.T) {
 			interceptors.Config{Users: []string{"ana", "Bob"}}, ""},
 		// Brevia: `if not valid_users: return`, so "" lets any user in.
 		{"empty users is no list", map[string]string{"TOKENS_USERS": ""}, interceptors.Config{}, ""},
+		// An empty _FILE is a path never filled in: refused, not read as
+		// no secret (authentication off) or no list (any user).
+		{"empty secret file variable", map[string]string{"TOKENS_SECRET_FILE": ""}, interceptors.Config{}, "TOKENS_SECRET_FILE is set but empty"},
+		{"empty users file variable", map[string]string{"TOKENS_SECRET": "s1", "TOKENS_USERS_FILE": ""}, interceptors.Config{}, "TOKENS_USERS_FILE is set but empty"},
+		{"empty file variable beside its variable", map[string]string{"TOKENS_SECRET": "s1", "TOKENS_SECRET_FILE": ""}, interceptors.Config{Secret: "s1"}, ""},
 		// Brevia splits these into [""] or [" "] and refuses every token.
 		{"users only a comma", map[string]string{"TOKENS_USERS": ","}, interceptors.Config{}, "names no user: TOKENS_USERS=\",\""},
 		{"users only a space", map[string]string{"TOKENS_USERS": " "}, interceptors.Config{}, "names no user"},

@@ -380,6 +380,12 @@ func TestNewRefusesUnboundedOrEmptySettings(t *testing.T) {
 		{"negative leeway with auth off", interceptors.Config{Leeway: -time.Second}, token.ErrLeeway},
 		{"allow-list of one blank name", interceptors.Config{Secret: secret, Users: []string{""}}, interceptors.ErrNoUsers},
 		{"allow-list of blanks", interceptors.Config{Secret: secret, Users: []string{" ", "\t"}}, interceptors.ErrNoUsers},
+		// A secret file holding a blank line ("\n\n" less its last "\n"),
+		// TOKENS_SECRET=" ": Brevia would use the blank as its key.
+		{"a blank secret", interceptors.Config{Secret: "\n"}, interceptors.ErrBlankSecret},
+		{"a secret of spaces", interceptors.Config{Secret: "  "}, interceptors.ErrBlankSecret},
+		{"a blank previous secret", interceptors.Config{Secret: secret, PreviousSecret: "\t"}, interceptors.ErrBlankSecret},
+		{"a short secret (a warning)", interceptors.Config{Secret: "x"}, nil},
 		{"maximum leeway", interceptors.Config{Secret: secret, Leeway: token.MaxLeeway}, nil},
 		{"no allow-list", interceptors.Config{Secret: secret, Users: []string{}}, nil},
 		{"a blank among names", interceptors.Config{Secret: secret, Users: []string{"", "ana"}}, nil},

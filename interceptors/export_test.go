@@ -1,6 +1,10 @@
 package interceptors
 
-import "github.com/tokengate/tokengate/internal/settings"
+import (
+	"time"
+
+	"github.com/tokengate/tokengate/internal/settings"
+)
 
 // Unexported names the external tests need.
 var (
@@ -10,6 +14,14 @@ var (
 	MaxPolicyFileSize   = settings.MaxFileSize
 	ParseUsers          = parseUsers
 )
+
+// SetFailureRepeat sets how often w reports a reload that keeps failing
+// the same way (failureRepeat).
+func SetFailureRepeat(w *FileWatcher, d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.repeat = d
+}
 
 // ConfigFromLookup reads the variables, spelt exactly, from lookup and no
 // .env file: the tests drive the value rules through it.

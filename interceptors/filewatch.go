@@ -23,21 +23,32 @@ import (
 // On a change it calls load and hands the result to Authenticator.Update,
 // so a reload is all or nothing: a policy that cannot be read (a file
 // missing or unreadable for a moment) or that Update refuses leaves the old
-// one serving, and is logged and reported to the policy hooks.
+// one serving, and is logged and reported to the policy hooks: when it
+// first fails, and again every minute while it fails the same way.
 type FileWatcher struct {
 	a     *Authenticator
 	load  func() (Config, error)
 	files []string
 
-	fs     *fsnotify.Watcher
-	poll   time.Duration
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once
-	mu     sync.Mutex // one reload at a time
-	dirs   map[string]bool
-	failed string // the last reload error, reported once until it changes
+	fs   *fsnotify.Watcher
+	poll time.Duration
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+	mu   sync.Mutex // one reload at a time
+	// failed is the last reload error, reported when it changes and then
+	// again every repeat (failureRepeat) while it lasts; failedAt when it
+	// last was.
+	failed   string
+	failedAt time.Time
+	repeat   time.Duration
 }
+
+// failureRepeat is how often a reload that keeps failing the same way is
+// reported again: a policy file deleted by mistake leaves the old policy
+// serving (a retired previous secret still accepted), which must not go
+// quiet after one log line.
+const failureRepeat = time.Minute
 
 // defaultPollInterval is how often a FileWatcher reads its files even
 // without an event, for file systems that send none (some network and
@@ -65,7 +76,7 @@ func NewFileWatcher(a *Authenticator, load func() (Config, error), files []strin
 	}
 	w := &FileWatcher{
 		a: a, load: load, files: files, fs: fs, poll: poll,
-		stop: make(chan struct{}), done: make(chan struct{}), dirs: map[string]bool{},
+		stop: make(chan struct{}), done: make(chan struct{}), repeat: failureRepeat,
 	}
 	if err := w.watchDirs(); err != nil {
 		fs.Close()
@@ -77,24 +88,30 @@ func NewFileWatcher(a *Authenticator, load func() (Config, error), files []strin
 
 // watchDirs watches the directory of each file, where a symlink swap or a
 // rename shows up (a watch on the file itself would follow the old inode),
-// and the directory the file resolves to, when that is elsewhere.
+// and the directory the file resolves to, when that is elsewhere. A
+// directory that was removed (or moved) lost its watch with it: one made
+// again at its path is watched again from the next reload or poll.
 func (w *FileWatcher) watchDirs() error {
+	watched := map[string]bool{}
+	for _, d := range w.fs.WatchList() {
+		watched[d] = true
+	}
 	for _, f := range w.files {
 		dirs := []string{filepath.Dir(f)}
 		if real, err := filepath.EvalSymlinks(f); err == nil {
 			dirs = append(dirs, filepath.Dir(real))
 		}
 		for _, d := range dirs {
-			if w.dirs[d] {
+			if watched[d] {
 				continue
 			}
 			if err := w.fs.Add(d); err != nil {
-				if len(w.dirs) == 0 && d == filepath.Dir(f) {
+				if len(watched) == 0 && d == filepath.Dir(f) {
 					return fmt.Errorf("interceptors: watching %s: %w", d, err)
 				}
 				continue // the poll still covers it
 			}
-			w.dirs[d] = true
+			watched[d] = true
 		}
 	}
 	return nil
@@ -140,21 +157,23 @@ func (w *FileWatcher) run() {
 func (w *FileWatcher) Reload() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// A swapped symlink may resolve elsewhere now, and a directory made
+	// again needs a new watch.
+	_ = w.watchDirs()
 	cfg, err := w.settledLoad()
 	if err == nil {
 		err = w.a.update(cfg)
 	}
 	if err != nil {
 		// A file gone for a while fails every poll the same way: say it
-		// once, until something changes.
-		if msg := err.Error(); msg != w.failed {
-			w.failed = msg
+		// when it changes, and then once every failureRepeat.
+		if msg := err.Error(); msg != w.failed || time.Since(w.failedAt) >= w.repeat {
+			w.failed, w.failedAt = msg, time.Now()
 			w.a.policyRefused(err)
 		}
 		return err
 	}
 	w.failed = ""
-	_ = w.watchDirs() // a swapped symlink may now resolve elsewhere
 	return nil
 }
 

@@ -225,6 +225,75 @@ func TestFileWatcherBadReloadsKeepTheOldPolicy(t *testing.T) {
 	eventually(t, "good file after bad ones applied", func() bool { return allows(a, secret, "bob") == nil })
 }
 
+// A policy directory removed and made again (rm -rf, or a volume mounted
+// anew) took its watch with it: the next reload (a poll, or Reload) watches
+// the new one, so later changes are applied on their events again, not
+// only at the next poll.
+func TestFileWatcherWatchesADirectoryMadeAgain(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "policy")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	secretFile, usersFile := filepath.Join(dir, "secret"), filepath.Join(dir, "users")
+	write(t, secretFile, secret)
+	write(t, usersFile, "ana")
+	a, err := interceptors.New(interceptors.Config{Secret: secret, Users: []string{"ana"}}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := watch(t, a, loadFrom(secretFile, usersFile), secretFile, usersFile)
+
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // let the removal's events and their reload pass
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, secretFile, newSecret)
+	write(t, usersFile, "ana")
+	if err := w.Reload(); err != nil { // as the poll would
+		t.Fatalf("Reload: %v", err)
+	}
+	if err := allows(a, newSecret, "ana"); err != nil {
+		t.Fatalf("after the reload: %v", err)
+	}
+	write(t, usersFile, "ana\nbob\n")
+	eventually(t, "a change in the directory made again applied on its event", func() bool { return allows(a, newSecret, "bob") == nil })
+}
+
+// A reload that keeps failing the same way (a policy file deleted, so a
+// retired previous secret stays accepted) is reported again every
+// failureRepeat, not once and then never.
+func TestFileWatcherRepeatsALastingFailure(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	secretFile, usersFile := filepath.Join(dir, "secret"), filepath.Join(dir, "users")
+	write(t, secretFile, secret)
+	write(t, usersFile, "ana")
+	var ev events
+	a, err := interceptors.New(interceptors.Config{Secret: secret, Users: []string{"ana"}}, quiet(), interceptors.WithPolicyHook(ev.hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := watch(t, a, loadFrom(secretFile, usersFile), secretFile, usersFile)
+	if err := os.Remove(usersFile); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the refusal reported", func() bool { return len(ev.list()) == 1 })
+	_ = w.Reload() // within failureRepeat: not again
+	if n := len(ev.list()); n != 1 {
+		t.Fatalf("%d refusals reported, want 1 within failureRepeat", n)
+	}
+	interceptors.SetFailureRepeat(w, 0)
+	_ = w.Reload()
+	_ = w.Reload()
+	if n := len(ev.list()); n != 3 {
+		t.Errorf("%d refusals reported, want 3: each failure once failureRepeat has passed", n)
+	}
+}
+
 func TestReadPolicyFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

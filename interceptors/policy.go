@@ -46,6 +46,12 @@ var (
 	// "any user" (a list line lost from a file being rewritten would do
 	// just that). Restart to drop the list.
 	ErrCannotWiden = errors.New("interceptors: a reload cannot drop the users allow-list (any user would be let in)")
+	// ErrCannotWeaken refuses a new Config whose secret or previous secret
+	// is shorter than token.MinSecretSize when the secret in force is not:
+	// a reload never weakens the key (a secret file caught half-written, a
+	// byte written of its new content, would). Restart to use a shorter
+	// secret, which New accepts with a warning.
+	ErrCannotWeaken = errors.New("interceptors: a reload cannot make the secret shorter than 32 bytes")
 	// ErrStatusTokenChanged ends a stream opened with a status token that a
 	// new policy no longer accepts.
 	ErrStatusTokenChanged = errors.New("interceptors: status token changed")
@@ -142,7 +148,9 @@ func WithPolicyHook(h PolicyHook) Option {
 //
 // A Config that New would refuse is refused here too, and so is one that
 // turns authentication off (ErrCannotDisable), drops the users allow-list
-// (ErrCannotWiden) or changes StatusMethods or PublicMethods
+// (ErrCannotWiden), makes a secret shorter than token.MinSecretSize while
+// the one in force is not (ErrCannotWeaken) or changes StatusMethods or
+// PublicMethods
 // (ErrFixedSetting; nil means unchanged): then nothing changes, the old policy
 // keeps serving, and the error is logged and reported to the policy hooks.
 // Update is safe to call concurrently with calls and with itself.
@@ -173,8 +181,13 @@ func (a *Authenticator) update(cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if p.users == nil && a.policy.Load().users != nil {
+	cur := a.policy.Load()
+	if p.users == nil && cur.users != nil {
 		return ErrCannotWiden
+	}
+	if len(cur.cfg.Secret) >= token.MinSecretSize &&
+		(len(cfg.Secret) < token.MinSecretSize || (cfg.PreviousSecret != "" && len(cfg.PreviousSecret) < token.MinSecretSize)) {
+		return ErrCannotWeaken
 	}
 	if len(cfg.Secret) < token.MinSecretSize {
 		a.logger.Warn("tokengate: the new secret is shorter than 32 bytes; make a stronger one with `openssl rand -hex 32`",

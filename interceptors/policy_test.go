@@ -148,6 +148,10 @@ func TestUpdateRefusesBadPolicies(t *testing.T) {
 		// Started with the default status methods (nil): an empty list
 		// asks for none, which is a change too.
 		{"no status methods is a change", interceptors.Config{Secret: secret, StatusMethods: []string{}}, interceptors.ErrFixedSetting},
+		{"a blank secret", interceptors.Config{Secret: " \n", Users: []string{"ana"}}, interceptors.ErrBlankSecret},
+		// A secret file caught with one byte of its new content written.
+		{"a shorter secret", interceptors.Config{Secret: "0", Users: []string{"ana"}}, interceptors.ErrCannotWeaken},
+		{"a short previous secret", interceptors.Config{Secret: newSecret, PreviousSecret: "0", Users: []string{"ana"}}, interceptors.ErrCannotWeaken},
 	}
 	for _, tc := range bad {
 		if err := a.Update(tc.cfg); !errors.Is(err, tc.want) {
@@ -173,6 +177,16 @@ func TestUpdateRefusesBadPolicies(t *testing.T) {
 		if err := a.Update(interceptors.Config{Secret: secret, Users: []string{"ana"}, StatusMethods: reversed, PublicMethods: []string{}}); err != nil {
 			t.Errorf("Update with the status methods %q, the default ones: %v", reversed, err)
 		}
+	}
+
+	// A server started with a short secret (New warns) may go on with
+	// short ones: only a reload below the secret in force is refused.
+	short, err := interceptors.New(interceptors.Config{Secret: "short"}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := short.Update(interceptors.Config{Secret: "other", PreviousSecret: "short"}); err != nil {
+		t.Errorf("Update from a short secret to another: %v", err)
 	}
 
 	off, err := interceptors.New(interceptors.Config{}, quiet())

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"unicode/utf8"
 )
 
 // Load returns the value of each of names that is set, as Brevia's
@@ -84,32 +85,66 @@ func fromEnviron(environ []string, name string) (value string, found bool, err e
 
 func fromDotEnv(bindings []Binding, name string) (value string, found bool, err error) {
 	want := fold(name)
-	var spellings []string
-	last := make(map[string]Binding) // python-dotenv: the last binding of a key wins
+	var set []Binding
 	for _, b := range bindings {
 		switch {
 		case b.Key == "" && strings.Contains(fold(b.text), want):
 			return "", false, fmt.Errorf("line %d mentions %s but is not KEY=VALUE (python-dotenv would skip it): fix or remove it", b.Line, name)
 		case b.Key != "" && fold(b.Key) == want:
-			if _, seen := last[b.Key]; !seen {
-				spellings = append(spellings, b.Key)
-			}
-			last[b.Key] = b
+			set = append(set, b)
+		case b.Key != "" && fold(nameChars(b.Key)) == want:
+			return "", false, fmt.Errorf("line %d sets %q, which is not %s (the name has other characters): fix the name", b.Line, b.Key, name)
+		case b.Key != "" && setsOnALaterLine(b.text, want):
+			return "", false, fmt.Errorf("line %d: the value of %s runs on over a line that sets %s (a quote left open?): fix it", b.Line, b.Key, name)
 		}
 	}
-	for _, k := range spellings {
-		b := last[k]
+	// python-dotenv lets the last binding of a key win, and
+	// pydantic-settings one spelling over another: which was meant cannot
+	// be known, so two that differ are refused, whatever their spelling.
+	var first Binding
+	for _, b := range set {
 		switch {
 		case b.afterBOM:
 			return "", false, fmt.Errorf("line %d sets %s right after a UTF-8 byte order mark, which python-dotenv 1.2.2 and older read as part of the name: remove the mark or start with another line", b.Line, name)
 		case !b.HasValue:
 			return "", false, fmt.Errorf(`line %d names %s without "=" (pydantic-settings would read it as unset): write %s= for an empty value`, b.Line, name, b.Key)
+		case found && b.Value != value && b.Key == first.Key:
+			return "", false, fmt.Errorf("line %d sets %s again, to another value than line %d: keep one", b.Line, name, first.Line)
 		case found && b.Value != value:
-			return "", false, fmt.Errorf("line %d sets %s again, spelt %s, to another value: keep one", b.Line, name, b.Key)
+			return "", false, fmt.Errorf("line %d sets %s again, spelt %s, to another value than line %d: keep one", b.Line, name, b.Key, first.Line)
+		case !found:
+			first = b
 		}
 		value, found = b.Value, true
 	}
 	return value, found, nil
+}
+
+// nameChars is name without the ASCII characters a variable name cannot
+// have: "TOKENS_SECRET:" is TOKENS_SECRET mistyped, which pydantic-settings
+// would not read as it.
+func nameChars(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r < utf8.RuneSelf && r != '_' && !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return -1
+		}
+		return r
+	}, name)
+}
+
+// setsOnALaterLine reports whether a statement that spans lines (a quoted
+// value) has, after its first line, one that reads as setting the name
+// folded to want: a line that was meant as a binding of its own.
+func setsOnALaterLine(text, want string) bool {
+	lines := strings.Split(text, "\n")
+	for _, l := range lines[1:] {
+		l = strings.TrimLeft(l, " \t")
+		l = strings.TrimLeft(strings.TrimPrefix(l, "export "), " \t")
+		if rest, ok := strings.CutPrefix(fold(l), want); ok && strings.HasPrefix(strings.TrimLeft(rest, " \t"), "=") {
+			return true
+		}
+	}
+	return false
 }
 
 // fold lowers a name as Python's str.lower() does, as far as matching ASCII
