@@ -125,6 +125,9 @@ func New(cfg Config, opts ...Option) (*Authenticator, error) {
 		a.logger.Warn("tokengate: TOKENS_SECRET is shorter than 32 bytes; make a stronger one with `openssl rand -hex 32`",
 			"length", len(cfg.Secret))
 	}
+	if cfg.Secret != "" && !token.BreviaVerifiesWith([]byte(cfg.Secret)) {
+		a.logger.Warn("tokengate: TOKENS_SECRET is JSON (a quoted string, an object, a list...): Brevia (python-jose) would verify with the JSON's value instead and refuse every token signed with it; make one with `openssl rand -hex 32`")
+	}
 	p, err := a.newPolicy(cfg)
 	if err != nil {
 		return nil, err

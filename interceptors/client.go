@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -137,8 +136,8 @@ func MintingCredentials(secret []byte, user string, ttl time.Duration, opts ...C
 	if len(secret) == 0 {
 		return nil, fmt.Errorf("interceptors: minting credentials: %w", token.ErrNoSecret)
 	}
-	if strings.TrimSpace(user) == "" {
-		return nil, fmt.Errorf("interceptors: minting credentials: %w", token.ErrInvalidUser)
+	if err := token.ValidUser(user); err != nil {
+		return nil, fmt.Errorf("interceptors: minting credentials: %w", err)
 	}
 	o := newCredentialOptions(opts)
 	margin := max(renewMargin(ttl), o.minValidity)

@@ -3,7 +3,7 @@ package token
 import (
 	"bytes"
 	"math"
-	"strings"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -238,7 +238,12 @@ func numericDateClaim(v *fastjson.Value) (optional[float64], error) {
 	case fastjson.TypeNull:
 		return optional[float64]{}, nil
 	case fastjson.TypeNumber:
-		f, err := v.Float64()
+		// The number's own text, parsed by strconv, which rounds
+		// correctly: fastjson's Float64 reads some exponent forms a hair
+		// low (2.0137712e9 as 2013771199.9999998), and whole seconds
+		// would then lose one.
+		var buf [32]byte
+		f, err := strconv.ParseFloat(string(v.MarshalTo(buf[:0])), 64)
 		if err == nil && !math.IsNaN(f) && math.Abs(f) <= maxNumericDate {
 			return optional[float64]{f, true}, nil
 		}
@@ -285,7 +290,7 @@ func (v *Verifier) checkClaims(s *scratch, seg string, now time.Time) (Claims, e
 	if p.Iat.ok && c.IssuedAt.Add(-v.leeway).After(sec) {
 		return Claims{}, ErrNotYetValid
 	}
-	if !p.User.ok || strings.TrimSpace(p.User.v) == "" || !utf8.ValidString(p.User.v) {
+	if !p.User.ok || ValidUser(p.User.v) != nil {
 		return Claims{}, ErrInvalidUser
 	}
 	if v.users != nil {

@@ -1,11 +1,14 @@
 package token
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -68,8 +71,8 @@ func Sign(secret []byte, c Claims) (string, error) {
 	if len(secret) == 0 {
 		return "", ErrNoSecret
 	}
-	if strings.TrimSpace(c.User) == "" {
-		return "", ErrInvalidUser
+	if err := ValidUser(c.User); err != nil {
+		return "", err
 	}
 	if c.ExpiresAt.IsZero() {
 		return "", ErrNoExpiry
@@ -148,4 +151,44 @@ func appendPythonJSONString(b []byte, s string) []byte {
 		}
 	}
 	return append(b, '"')
+}
+
+// ValidUser returns ErrInvalidUser unless user can be a token's user as
+// Brevia judges one: not blank once stripped of white space as Python's
+// str.strip strips it (Go's unicode.IsSpace and U+001C to U+001F, which
+// Python counts and Go does not), and valid UTF-8 (a token carries text;
+// invalid bytes would be signed as U+FFFD, another user). Sign, the
+// verifier, create_token and the minting credentials all ask it.
+func ValidUser(user string) error {
+	if !utf8.ValidString(user) || strings.TrimFunc(user, isPythonSpace) == "" {
+		return ErrInvalidUser
+	}
+	return nil
+}
+
+// isPythonSpace reports whether Python's str.isspace holds for r.
+func isPythonSpace(r rune) bool {
+	return unicode.IsSpace(r) || 0x1c <= r && r <= 0x1f
+}
+
+// BreviaVerifiesWith reports whether python-jose, Brevia's JWT library,
+// verifies with secret as it is. Before it verifies (not when it signs),
+// python-jose reads its key as JSON when it can, keeping numbers as text: a
+// secret that is a JSON string, object or array, true, false, null, NaN or
+// Infinity, or a number with blanks around it, becomes another key there,
+// and Brevia refuses every token signed with the secret, its own included.
+// tokengate always uses the secret's bytes. A hex secret (openssl rand -hex
+// 32) is fine: its leading zeros or letters make it no JSON, or its digits
+// one number read as the same text.
+func BreviaVerifiesWith(secret []byte) bool {
+	switch string(bytes.TrimSpace(secret)) {
+	case "NaN", "Infinity", "-Infinity": // Python's json.loads takes them
+		return false
+	}
+	if !json.Valid(secret) {
+		return true
+	}
+	c := secret[0]
+	number := c == '-' || '0' <= c && c <= '9'
+	return number && len(bytes.TrimSpace(secret)) == len(secret) // unpadded: the same text
 }

@@ -58,8 +58,8 @@ func run(args []string, stdout, stderr io.Writer, environ []string, now func() t
 	if flags.NArg() > 0 {
 		return usageError(stderr, fmt.Sprintf("unexpected argument %q (flags only)", flags.Arg(0)))
 	}
-	if strings.TrimSpace(user) == "" {
-		return usageError(stderr, "the user (-u) must not be blank")
+	if token.ValidUser(user) != nil {
+		return usageError(stderr, "the user (-u) must not be blank, and must be valid UTF-8")
 	}
 
 	secret, err := loadSecret(environ)
@@ -70,6 +70,10 @@ func run(args []string, stdout, stderr io.Writer, environ []string, now func() t
 	if len(secret) < token.MinSecretSize {
 		fmt.Fprintf(stderr, "%s: warning: %s is %d bytes, shorter than the %d that HS256 wants; make a stronger one with: %s\n",
 			progName, envSecret, len(secret), token.MinSecretSize, makeSecret)
+	}
+	if !token.BreviaVerifiesWith([]byte(secret)) {
+		fmt.Fprintf(stderr, "%s: warning: %s is JSON (a quoted string, an object, a list...): Brevia (python-jose) reads it as JSON before verifying and would refuse this token; make one with: %s\n",
+			progName, envSecret, makeSecret)
 	}
 
 	tok, claims, err := token.Issue([]byte(secret), user, time.Duration(ttl), now())

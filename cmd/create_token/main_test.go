@@ -229,6 +229,8 @@ func TestUsageErrors(t *testing.T) {
 		{"-u without value", []string{"-u"}, "flag needs an argument: -u"},
 		{"blank user", []string{"-u", ""}, "must not be blank"},
 		{"spaces user", []string{"--user=  "}, "must not be blank"},
+		{"user of separators, blank to Python", []string{"-u", "\x1c"}, "must not be blank"},
+		{"user not UTF-8", []string{"-u", "\xff"}, "must be valid UTF-8"},
 		{"unknown flag", []string{"--bogus"}, "flag provided but not defined: -bogus"},
 		{"unknown short flag", []string{"-x"}, "flag provided but not defined: -x"},
 		{"stray argument", []string{"-u", "ana", "extra"}, `unexpected argument "extra"`},

@@ -292,4 +292,11 @@ func TestSecretFile(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want a usage error naming TOKENS_SECRET_FILE", env, code, out, errOut)
 		}
 	}
+	// The secret itself put where its file's path belongs names no file:
+	// the error must not print it.
+	pasted := "8d2f0c3b9a7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c"
+	code, out, errOut = runInProcess(t, map[string]string{"TOKENS_SECRET_FILE": pasted}, now, "-u", "ana")
+	if code != exitUsage || out != "" || strings.Contains(errOut, pasted[8:40]) || !strings.Contains(errOut, "no such file") {
+		t.Errorf("TOKENS_SECRET_FILE=<a secret>: exit %d, stdout %q, stderr %q; want a usage error that does not print it", code, out, errOut)
+	}
 }

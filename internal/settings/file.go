@@ -1,8 +1,10 @@
 package settings
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 )
 
@@ -13,13 +15,18 @@ const MaxFileSize = 64 << 10
 // ReadFile reads the value of a _FILE variable (the convention of Docker's
 // official images): the whole content of path with one trailing newline
 // ("\n" or "\r\n") removed. It refuses a directory or any file that is not
-// regular, and a file over MaxFileSize; its errors name the path, never the
-// content.
+// regular, and a file over MaxFileSize. Its errors never hold the content,
+// and name the path only once it is known to name something: a path that
+// names nothing may be a secret pasted where its file's path belongs.
 func ReadFile(path string) (string, error) {
 	// Stat first: opening a named pipe would block until a writer came.
 	info, err := os.Stat(path)
 	if err != nil {
-		return "", err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // without the path
+		}
+		return "", fmt.Errorf("cannot use the file it names: %w", err)
 	}
 	if !info.Mode().IsRegular() {
 		return "", fmt.Errorf("%s is not a regular file", path)
