@@ -238,12 +238,18 @@ func numericDateClaim(v *fastjson.Value) (optional[float64], error) {
 	case fastjson.TypeNull:
 		return optional[float64]{}, nil
 	case fastjson.TypeNumber:
-		// The number's own text, parsed by strconv, which rounds
-		// correctly: fastjson's Float64 reads some exponent forms a hair
-		// low (2.0137712e9 as 2013771199.9999998), and whole seconds
-		// would then lose one.
-		var buf [32]byte
-		f, err := strconv.ParseFloat(string(v.MarshalTo(buf[:0])), 64)
+		// An integer as it is (the usual case, without allocating);
+		// any other number from its own text, parsed by strconv, which
+		// rounds correctly: fastjson's Float64 reads some exponent forms
+		// a hair low (0.169999996e10 as 1699999959.9999998), and whole
+		// seconds would then lose one.
+		var f float64
+		i, err := v.Int64()
+		if err == nil {
+			f = float64(i)
+		} else {
+			f, err = strconv.ParseFloat(string(v.MarshalTo(nil)), 64)
+		}
 		if err == nil && !math.IsNaN(f) && math.Abs(f) <= maxNumericDate {
 			return optional[float64]{f, true}, nil
 		}
