@@ -128,7 +128,8 @@ func renewMargin(ttl time.Duration) time.Duration {
 // WithMinValidity to their longest life.
 //
 // MintingCredentials returns an error wrapping token.ErrNoSecret for an
-// empty secret, token.ErrInvalidUser for a blank user, and ErrTTLTooShort
+// empty secret, token.ErrInvalidUser for a user token.ValidUser refuses
+// (blank, or not UTF-8), and ErrTTLTooShort
 // when ttl is not longer than the margin plus the second that token.Issue
 // may round off the expiry (with the default margin, when ttl is 11s or
 // less).

@@ -217,6 +217,8 @@ func TestMintingCredentialsArguments(t *testing.T) {
 		{"shortest lifetime", []byte(secret), "ana", 11*time.Second + time.Nanosecond, nil},
 		{"empty secret", nil, "ana", time.Hour, token.ErrNoSecret},
 		{"blank user", []byte(secret), " ", time.Hour, token.ErrInvalidUser},
+		{"user blank to Python", []byte(secret), "\x1f", time.Hour, token.ErrInvalidUser},
+		{"user not UTF-8", []byte(secret), "\xff", time.Hour, token.ErrInvalidUser},
 		{"zero ttl", []byte(secret), "ana", 0, interceptors.ErrTTLTooShort},
 		{"negative ttl", []byte(secret), "ana", -time.Hour, interceptors.ErrTTLTooShort},
 		{"ttl equal to the margin", []byte(secret), "ana", 10 * time.Second, interceptors.ErrTTLTooShort},

@@ -93,8 +93,8 @@ func ConfigFromEnv() (Config, error) {
 // read or decoded, a malformed .env line that mentions one of the
 // variables, a variable set twice in one source under different spellings
 // with different values, a variable set both directly and through its
-// _FILE variable (ErrBothSet), a _FILE variable set to nothing while its
-// variable is empty too, a _FILE that cannot be read (ErrPolicyFile)
+// _FILE variable (ErrBothSet), TOKENS_SECRET_FILE or TOKENS_USERS_FILE set
+// to nothing while its variable is empty too, a _FILE that cannot be read (ErrPolicyFile)
 // or holds an empty secret, a secret of white space only (ErrBlankSecret), a TOKENS_USERS that is set but names no user
 // (ErrNoUsers), a TOKENS_LEEWAY that is not a duration or is outside what
 // token.CheckLeeway allows, and a TOKENS_CACHE_SIZE that is not an integer
@@ -137,9 +137,11 @@ func configFrom(lookup func(string) (string, bool)) (Config, error) {
 		if path == "" {
 			values[name] = get(name)
 			// An empty _FILE is a path that was never filled in (an unset
-			// variable in a template): refused rather than read as no
-			// value, which for the secret or the users would mean none.
-			if set && values[name] == "" {
+			// variable in a template): for the secret or the users it is
+			// refused rather than read as none, which would turn
+			// authentication off or let any user in. (No previous secret
+			// or status token only lets fewer calls in.)
+			if set && values[name] == "" && (name == envSecret || name == envUsers) {
 				return Config{}, fmt.Errorf("%s is set but empty: name the file, or unset it", name+fileSuffix)
 			}
 			continue

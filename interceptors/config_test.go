@@ -41,6 +41,9 @@ func TestConfigFromLookup(t *testing.T) {
 		{"empty secret file variable", map[string]string{"TOKENS_SECRET_FILE": ""}, interceptors.Config{}, "TOKENS_SECRET_FILE is set but empty"},
 		{"empty users file variable", map[string]string{"TOKENS_SECRET": "s1", "TOKENS_USERS_FILE": ""}, interceptors.Config{}, "TOKENS_USERS_FILE is set but empty"},
 		{"empty file variable beside its variable", map[string]string{"TOKENS_SECRET": "s1", "TOKENS_SECRET_FILE": ""}, interceptors.Config{Secret: "s1"}, ""},
+		// No previous secret or status token only lets fewer calls in.
+		{"empty previous-secret and status-token file variables", map[string]string{"TOKENS_SECRET": "s1", "TOKENS_SECRET_PREVIOUS_FILE": "", "STATUS_TOKEN_FILE": ""},
+			interceptors.Config{Secret: "s1"}, ""},
 		// Brevia splits these into [""] or [" "] and refuses every token.
 		{"users only a comma", map[string]string{"TOKENS_USERS": ","}, interceptors.Config{}, "names no user: TOKENS_USERS=\",\""},
 		{"users only a space", map[string]string{"TOKENS_USERS": " "}, interceptors.Config{}, "names no user"},

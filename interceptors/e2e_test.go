@@ -315,6 +315,21 @@ func TestShortSecretWarns(t *testing.T) {
 	}
 }
 
+// A secret Brevia would read as JSON before verifying (python-jose) gets a
+// warning: tokens signed with it would not work there. A hex one does not.
+func TestJSONSecretWarns(t *testing.T) {
+	t.Parallel()
+	for secret, warns := range map[string]bool{`"0123456789abcdef0123456789abcdef"`: true, "0123456789abcdef0123456789abcdef": false} {
+		var logs bytes.Buffer
+		if _, err := interceptors.New(interceptors.Config{Secret: secret}, interceptors.WithLogger(slog.New(slog.NewTextHandler(&logs, nil)))); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(logs.String(), "is JSON") != warns || strings.Contains(logs.String(), "0123456789abcdef") {
+			t.Errorf("secret %s: logs = %q; want a JSON warning: %v, and never the secret", secret[:3], logs.String(), warns)
+		}
+	}
+}
+
 // With a grpc.UnknownServiceHandler (a proxy), any name reaches the
 // interceptors. grpc-go splits a name at its last "/" to route it, so
 // "/grpc.health.v1.Health/x/Check" is a method of the service

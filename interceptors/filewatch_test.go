@@ -111,6 +111,22 @@ func watch(t *testing.T, a *interceptors.Authenticator, load func() (interceptor
 	return w
 }
 
+// watchedPolicy writes a secret file and a users file naming ana in dir,
+// and returns them with an Authenticator that serves them under a watcher,
+// and the policy events it reports.
+func watchedPolicy(t *testing.T, dir string) (secretFile, usersFile string, a *interceptors.Authenticator, w *interceptors.FileWatcher, ev *events) {
+	t.Helper()
+	secretFile, usersFile = filepath.Join(dir, "secret"), filepath.Join(dir, "users")
+	write(t, secretFile, secret)
+	write(t, usersFile, "ana")
+	ev = &events{}
+	a, err := interceptors.New(interceptors.Config{Secret: secret, Users: []string{"ana"}}, quiet(), interceptors.WithPolicyHook(ev.hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secretFile, usersFile, a, watch(t, a, loadFrom(secretFile, usersFile), secretFile, usersFile), ev
+}
+
 func TestFileWatcherFollowsKubernetesSecretSwap(t *testing.T) {
 	t.Parallel()
 	dir := newPolicyDir(t, map[string]string{"secret": secret + "\n", "users": "ana,bob\n"})
@@ -174,16 +190,7 @@ func write(t *testing.T, path, content string) {
 // is reported once, and a good file afterwards is applied.
 func TestFileWatcherBadReloadsKeepTheOldPolicy(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	secretFile, usersFile := filepath.Join(dir, "secret"), filepath.Join(dir, "users")
-	write(t, secretFile, secret)
-	write(t, usersFile, "ana")
-	var ev events
-	a, err := interceptors.New(interceptors.Config{Secret: secret, Users: []string{"ana"}}, quiet(), interceptors.WithPolicyHook(ev.hook))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := watch(t, a, loadFrom(secretFile, usersFile), secretFile, usersFile)
+	secretFile, usersFile, a, w, ev := watchedPolicy(t, t.TempDir())
 
 	refusals := func() int {
 		n := 0
@@ -235,14 +242,7 @@ func TestFileWatcherWatchesADirectoryMadeAgain(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	secretFile, usersFile := filepath.Join(dir, "secret"), filepath.Join(dir, "users")
-	write(t, secretFile, secret)
-	write(t, usersFile, "ana")
-	a, err := interceptors.New(interceptors.Config{Secret: secret, Users: []string{"ana"}}, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := watch(t, a, loadFrom(secretFile, usersFile), secretFile, usersFile)
+	secretFile, usersFile, a, w, _ := watchedPolicy(t, dir)
 
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
@@ -268,16 +268,7 @@ func TestFileWatcherWatchesADirectoryMadeAgain(t *testing.T) {
 // failureRepeat, not once and then never.
 func TestFileWatcherRepeatsALastingFailure(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	secretFile, usersFile := filepath.Join(dir, "secret"), filepath.Join(dir, "users")
-	write(t, secretFile, secret)
-	write(t, usersFile, "ana")
-	var ev events
-	a, err := interceptors.New(interceptors.Config{Secret: secret, Users: []string{"ana"}}, quiet(), interceptors.WithPolicyHook(ev.hook))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := watch(t, a, loadFrom(secretFile, usersFile), secretFile, usersFile)
+	_, usersFile, _, w, ev := watchedPolicy(t, t.TempDir())
 	if err := os.Remove(usersFile); err != nil {
 		t.Fatal(err)
 	}

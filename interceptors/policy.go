@@ -46,12 +46,13 @@ var (
 	// "any user" (a list line lost from a file being rewritten would do
 	// just that). Restart to drop the list.
 	ErrCannotWiden = errors.New("interceptors: a reload cannot drop the users allow-list (any user would be let in)")
-	// ErrCannotWeaken refuses a new Config whose secret or previous secret
-	// is shorter than token.MinSecretSize when the secret in force is not:
-	// a reload never weakens the key (a secret file caught half-written, a
-	// byte written of its new content, would). Restart to use a shorter
-	// secret, which New accepts with a warning.
-	ErrCannotWeaken = errors.New("interceptors: a reload cannot make the secret shorter than 32 bytes")
+	// ErrCannotWeaken refuses a new Config that adds a secret or previous
+	// secret shorter than token.MinSecretSize when the secret in force is
+	// not: a reload never weakens the key (a secret file caught with a
+	// byte of its new content written would). A short key already in force
+	// may stay, as the previous secret of a rotation away from it. Restart
+	// to use a shorter secret, which New accepts with a warning.
+	ErrCannotWeaken = errors.New("interceptors: a reload cannot add a secret shorter than 32 bytes")
 	// ErrStatusTokenChanged ends a stream opened with a status token that a
 	// new policy no longer accepts.
 	ErrStatusTokenChanged = errors.New("interceptors: status token changed")
@@ -91,6 +92,22 @@ func (a *Authenticator) newPolicy(cfg Config) (*policy, error) {
 	}
 	p.verifier = v
 	return p, nil
+}
+
+// weakenedBy reports whether cfg adds a key shorter than token.MinSecretSize
+// to a policy whose secret is not: a short secret or previous secret that
+// is neither of p's keys. A short key p has already (the old secret of a
+// rotation away from it, kept as the previous one) may stay.
+func (p *policy) weakenedBy(cfg Config) bool {
+	if len(p.cfg.Secret) < token.MinSecretSize {
+		return false
+	}
+	for _, k := range []string{cfg.Secret, cfg.PreviousSecret} {
+		if k != "" && len(k) < token.MinSecretSize && k != p.cfg.Secret && k != p.cfg.PreviousSecret {
+			return true
+		}
+	}
+	return false
 }
 
 // sameAs reports whether cfg describes this policy already, so that a
@@ -185,8 +202,7 @@ func (a *Authenticator) update(cfg Config) error {
 	if p.users == nil && cur.users != nil {
 		return ErrCannotWiden
 	}
-	if len(cur.cfg.Secret) >= token.MinSecretSize &&
-		(len(cfg.Secret) < token.MinSecretSize || (cfg.PreviousSecret != "" && len(cfg.PreviousSecret) < token.MinSecretSize)) {
+	if cur.weakenedBy(cfg) {
 		return ErrCannotWeaken
 	}
 	if len(cfg.Secret) < token.MinSecretSize {

@@ -188,6 +188,26 @@ func TestUpdateRefusesBadPolicies(t *testing.T) {
 	if err := short.Update(interceptors.Config{Secret: "other", PreviousSecret: "short"}); err != nil {
 		t.Errorf("Update from a short secret to another: %v", err)
 	}
+	// A rotation away from a short secret, by the README's steps: the
+	// short one stays as the previous secret while other changes (a user
+	// revoked) go on, and then leaves.
+	rotating, err := interceptors.New(interceptors.Config{Secret: "short", Users: []string{"ana", "bob"}}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, cfg := range []interceptors.Config{
+		{Secret: "short", PreviousSecret: "short", Users: []string{"ana", "bob"}},
+		{Secret: newSecret, PreviousSecret: "short", Users: []string{"ana", "bob"}},
+		{Secret: newSecret, PreviousSecret: "short", Users: []string{"ana"}},
+		{Secret: newSecret, Users: []string{"ana"}},
+	} {
+		if err := rotating.Update(cfg); err != nil {
+			t.Errorf("rotation away from a short secret, step %d: %v", i+1, err)
+		}
+	}
+	if err := rotating.Update(interceptors.Config{Secret: newSecret, PreviousSecret: "short", Users: []string{"ana"}}); !errors.Is(err, interceptors.ErrCannotWeaken) {
+		t.Errorf("the short secret back once gone: %v, want ErrCannotWeaken", err)
+	}
 
 	off, err := interceptors.New(interceptors.Config{}, quiet())
 	if err != nil {

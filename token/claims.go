@@ -227,6 +227,11 @@ func hex4(b []byte) (rune, bool) {
 // meaning on every platform.
 const maxNumericDate = 1 << 53
 
+// maxNumericDateText bounds how a NumericDate may be written: strconv
+// rounds numbers of more than about 800 significant digits wrongly
+// (golang/go#42436), and no date needs more than a few dozen characters.
+const maxNumericDateText = 64
+
 // numericDateClaim reads a NumericDate: a JSON number (RFC 7519 §2), never
 // a string as jwt.NumericDate would also take. null counts as absent, as
 // for a missing (nil) claim.
@@ -247,8 +252,8 @@ func numericDateClaim(v *fastjson.Value) (optional[float64], error) {
 		i, err := v.Int64()
 		if err == nil {
 			f = float64(i)
-		} else {
-			f, err = strconv.ParseFloat(string(v.MarshalTo(nil)), 64)
+		} else if raw := v.MarshalTo(nil); len(raw) <= maxNumericDateText {
+			f, err = strconv.ParseFloat(string(raw), 64)
 		}
 		if err == nil && !math.IsNaN(f) && math.Abs(f) <= maxNumericDate {
 			return optional[float64]{f, true}, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -174,21 +175,33 @@ func isPythonSpace(r rune) bool {
 // BreviaVerifiesWith reports whether python-jose, Brevia's JWT library,
 // verifies with secret as it is. Before it verifies (not when it signs),
 // python-jose reads its key as JSON when it can, keeping numbers as text: a
-// secret that is a JSON string, object or array, true, false, null, NaN or
-// Infinity, or a number with blanks around it, becomes another key there,
-// and Brevia refuses every token signed with the secret, its own included.
-// tokengate always uses the secret's bytes. A hex secret (openssl rand -hex
-// 32) is fine: its leading zeros or letters make it no JSON, or its digits
-// one number read as the same text.
+// secret that is a JSON string, object or array, true, false or null (NaN
+// and Infinity included, which Python's JSON takes), or a number with
+// blanks around it, becomes another key there, and Brevia refuses every
+// token signed with the secret, its own included. It also refuses, even to
+// sign with, a key that holds a PEM public key or certificate header or
+// "ssh-rsa". tokengate always uses the secret's bytes. A hex secret
+// (openssl rand -hex 32) is fine: its leading zeros or letters make it no
+// JSON, or its digits one number read as the same text.
 func BreviaVerifiesWith(secret []byte) bool {
-	switch string(bytes.TrimSpace(secret)) {
-	case "NaN", "Infinity", "-Infinity": // Python's json.loads takes them
-		return false
+	for _, s := range []string{"-----BEGIN PUBLIC KEY-----", "-----BEGIN RSA PUBLIC KEY-----", "-----BEGIN CERTIFICATE-----", "ssh-rsa"} {
+		if bytes.Contains(secret, []byte(s)) {
+			return false
+		}
+	}
+	// Python's JSON, for the question asked: NaN and Infinity are values
+	// (a value of their own: " 0", so that "1NaN" stays two values).
+	if !json.Valid(pythonConstants.ReplaceAll(secret, []byte(" 0"))) {
+		return true // not JSON to Python either: used as it is
 	}
 	if !json.Valid(secret) {
-		return true
+		return false // JSON with NaN or Infinity: a float, or in a container
 	}
 	c := secret[0]
 	number := c == '-' || '0' <= c && c <= '9'
-	return number && len(bytes.TrimSpace(secret)) == len(secret) // unpadded: the same text
+	// A number read as the same text: no JSON white space around it.
+	return number && len(bytes.Trim(secret, " \t\n\r")) == len(secret)
 }
+
+// pythonConstants are the words Python's json.loads reads as numbers.
+var pythonConstants = regexp.MustCompile(`-?Infinity|NaN`)

@@ -477,6 +477,10 @@ func TestVerifyClaimTypes(t *testing.T) {
 		// read these a hair low, and so a second early once truncated.
 		{name: "exp in exponent notation, at now", tok: withExp("0.169999995e10"), now: time.Unix(1_699_999_950, 0),
 			want: token.Claims{User: "alice", ExpiresAt: time.Unix(1_699_999_950, 0)}},
+		// strconv misreads numbers of 800 digits and more; Python reads
+		// this as 4102444800 (2100), not 410244480.
+		{name: "nbf written in more than 64 characters", tok: withPayload(`{"user":"alice","exp":` + exp + `,"nbf":4102444800` + strings.Repeat("0", 791) + `e-791}`),
+			wantErr: token.ErrInvalidClaims},
 		{name: "nbf in exponent notation, a second ahead", tok: withPayload(`{"user":"alice","exp":` + exp + `,"nbf":0.169999996e10}`),
 			now: time.Unix(1_699_999_959, 0), wantErr: token.ErrNotYetValid},
 		{name: "exp zero", tok: withExp("0"), wantErr: token.ErrExpired},
@@ -758,6 +762,10 @@ func TestBreviaVerifiesWith(t *testing.T) {
 		`true`: false, `null`: false, `NaN`: false, `-Infinity`: false, ` "abc"`: false,
 		"0123456789abcdef0123456789abcdef": true, "12345678901234567890123456789012": true,
 		`1e5`: true, `-3`: true, `abc`: true, `{abc`: true, `a"b"`: true,
+		`[NaN]`: false, `{"a":NaN}`: false, "\vNaN": true, "NaN\u00a0": true, `Infinity`: false,
+		"ssh-rsa AAAA": false, "x-----BEGIN CERTIFICATE-----": false, `1.5`: true, `-0`: true, "1e5 ": false, `0x10`: true,
+		`00`: true, `-`: true, `"`: true, `{}`: false, "\t12": false, `NaNx`: true,
+		`1NaN`: true, `[1,-Infinity]`: false, `"NaN"`: false, `x NaN`: true,
 	} {
 		if got := token.BreviaVerifiesWith([]byte(secret)); got != want {
 			t.Errorf("BreviaVerifiesWith(%q) = %v, python-jose: %v", secret, got, want)

@@ -38,9 +38,10 @@
 //
 // Where create_token still differs from Brevia's command: it refuses a
 // duration that is not positive (Brevia signs a token that expires at once
-// for -d 0, or is already expired for -d -5), digits or blanks outside ASCII in -d ("٣", which Python
-// reads as 3), and a blank user; it also accepts Go durations, --json, -h,
-// and the Go spellings -help, -json, --u and --d.
+// for -d 0, or is already expired for -d -5), digits or blanks outside
+// ASCII in -d ("٣", which Python reads as 3), and a blank user (as Python's
+// str.strip sees it) or one that is not valid UTF-8; it also accepts Go
+// durations, --json, -h, and the Go spellings -help, -json, --u and --d.
 //
 // # The secret
 //
@@ -52,14 +53,17 @@
 // written), without changing the process environment. The .env file is not
 // opened when the environment has TOKENS_SECRET. A missing .env is fine; an
 // unreadable one is an error, and so is a .env line about TOKENS_SECRET that
-// Brevia would skip or could read otherwise (malformed, without "=", two
-// spellings with different values). Lines about other variables that are
+// Brevia would skip or could read otherwise (malformed, without "=", set
+// twice with different values, a name with other characters, swallowed by
+// an open quote). Lines about other variables that are
 // malformed are skipped, as python-dotenv skips them. No message ever quotes
 // the file.
 //
 // Unlike Brevia, create_token refuses to sign with an empty secret (which
 // would make a token anyone can forge, and which a tokengate server never
-// accepts) and warns when the secret is shorter than 32 bytes. Make one with
+// accepts) and warns when the secret is shorter than 32 bytes, or is JSON
+// (python-jose reads its key as JSON before verifying, so Brevia would
+// refuse the token: see token.BreviaVerifiesWith). Make one with
 //
 //	openssl rand -hex 32
 //

@@ -90,6 +90,24 @@ func TestGoldenTokens(t *testing.T) {
 	}
 }
 
+// A secret python-jose would read as JSON before verifying gets a warning
+// (Brevia would refuse the token); the token is still signed with its bytes.
+func TestJSONSecretWarns(t *testing.T) {
+	t.Parallel()
+	secret := `{"key":"0123456789abcdef0123456789abcdef"}`
+	code, stdout, stderr := runInProcess(t, map[string]string{"TOKENS_SECRET": secret}, time.Now(), "-u", "ana")
+	if code != exitOK || !strings.Contains(stderr, "is JSON") || strings.Contains(stderr, "0123456789abcdef") {
+		t.Fatalf("exit %d, stderr %q; want a token and a warning that does not print the secret", code, stderr)
+	}
+	v, err := token.NewVerifier([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(strings.TrimSpace(stdout)); err != nil {
+		t.Errorf("token not signed with the secret's bytes: %v", err)
+	}
+}
+
 // The payload is exactly {"user":…,"exp":…}, in that order, as Brevia
 // writes it, and the token verifies.
 func TestClaimsExactly(t *testing.T) {

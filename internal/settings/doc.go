@@ -11,7 +11,9 @@
 // be compared side by side.
 //
 // Where Brevia would quietly pick a value, or ignore a line, in a way that
-// could leave authentication weaker than intended (two spellings of a name
-// with different values, a malformed line naming a variable, an unreadable
-// .env), Load returns an error instead, to be reported at startup.
+// could leave authentication weaker than intended (a name set twice, in any
+// spellings, with different values; a malformed line naming a variable; a
+// name that is a variable's with other characters; a quoted value left open
+// over a line that sets one; an unreadable .env), Load returns an error
+// instead, to be reported at startup.
 package settings

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -20,10 +21,14 @@ import (
 // file is no error. Where pydantic-settings would pick a value silently and
 // a mistake would weaken authentication, Load refuses instead:
 //   - a .env that cannot be read (not a file, no permission) or decoded;
-//   - two spellings of a name in one source with different values;
+//   - a name set twice in one source, in any spellings, with different
+//     values (python-dotenv keeps the last of .env's);
 //   - in .env, a name with no "=", a malformed statement that mentions a
-//     name (python-dotenv would skip it), or a name on the first line after
-//     a byte order mark (python-dotenv 1.2.2 and older would miss it).
+//     name (python-dotenv would skip it), a name on the first line after a
+//     byte order mark (python-dotenv 1.2.2 and older would miss it), a key
+//     that is a name with other ASCII characters (TOKENS_SECRET:=), and a
+//     quoted value over lines, one of which reads as setting a name (an
+//     unclosed quote swallows the lines that follow it).
 //
 // Only the names the environment lacks are checked in .env. Errors quote
 // line numbers and names, never a value.
@@ -90,12 +95,13 @@ func fromDotEnv(bindings []Binding, name string) (value string, found bool, err 
 		switch {
 		case b.Key == "" && strings.Contains(fold(b.text), want):
 			return "", false, fmt.Errorf("line %d mentions %s but is not KEY=VALUE (python-dotenv would skip it): fix or remove it", b.Line, name)
+		case b.Key != "" && setsOnALaterLine(b.text, want):
+			return "", false, fmt.Errorf("line %d: a value runs on over a line that sets %s (a quote left open?): fix it", b.Line, name)
 		case b.Key != "" && fold(b.Key) == want:
 			set = append(set, b)
 		case b.Key != "" && fold(nameChars(b.Key)) == want:
-			return "", false, fmt.Errorf("line %d sets %q, which is not %s (the name has other characters): fix the name", b.Line, b.Key, name)
-		case b.Key != "" && setsOnALaterLine(b.text, want):
-			return "", false, fmt.Errorf("line %d: the value of %s runs on over a line that sets %s (a quote left open?): fix it", b.Line, b.Key, name)
+			// Not the name as written: it could hold punctuation of a value.
+			return "", false, fmt.Errorf("line %d sets a name that is %s with other characters, which pydantic-settings would not read as it: fix the name", b.Line, name)
 		}
 	}
 	// python-dotenv lets the last binding of a key win, and
@@ -132,15 +138,23 @@ func nameChars(name string) string {
 	}, name)
 }
 
+// lineBinding is the start of a line that python-dotenv would read as a
+// binding: blanks, "export", a key (single-quoted or not) and "=".
+var lineBinding = regexp.MustCompile(`^[` + pyBlank + `]*(?:export[` + pyBlank + `]+)?(?:'([^']+)'|([^=#` + pySpace + `]+))[` + pyBlank + `]*=`)
+
 // setsOnALaterLine reports whether a statement that spans lines (a quoted
 // value) has, after its first line, one that reads as setting the name
-// folded to want: a line that was meant as a binding of its own.
+// folded to want (or that name with other ASCII characters): a line that
+// was meant as a binding of its own, or one whose meaning cannot be known.
 func setsOnALaterLine(text, want string) bool {
-	lines := strings.Split(text, "\n")
+	lines := strings.Split(strings.ReplaceAll(text, "\r", "\n"), "\n")
 	for _, l := range lines[1:] {
-		l = strings.TrimLeft(l, " \t")
-		l = strings.TrimLeft(strings.TrimPrefix(l, "export "), " \t")
-		if rest, ok := strings.CutPrefix(fold(l), want); ok && strings.HasPrefix(strings.TrimLeft(rest, " \t"), "=") {
+		m := lineBinding.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		key := m[1] + m[2]
+		if fold(key) == want || fold(nameChars(key)) == want {
 			return true
 		}
 	}
