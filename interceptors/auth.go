@@ -126,7 +126,7 @@ func New(cfg Config, opts ...Option) (*Authenticator, error) {
 			"length", len(cfg.Secret))
 	}
 	if cfg.Secret != "" && !token.BreviaVerifiesWith([]byte(cfg.Secret)) {
-		a.logger.Warn("tokengate: TOKENS_SECRET is JSON (a quoted string, an object, a list...): Brevia (python-jose) would verify with the JSON's value instead and refuse every token signed with it; make one with `openssl rand -hex 32`")
+		a.logger.Warn("tokengate: Brevia (python-jose) would refuse every token signed with TOKENS_SECRET: it reads a key that is JSON (a quoted string, an object, a list...) as the JSON's value, and refuses one holding a public key or certificate; make one with `openssl rand -hex 32`")
 	}
 	p, err := a.newPolicy(cfg)
 	if err != nil {

@@ -324,7 +324,7 @@ func TestJSONSecretWarns(t *testing.T) {
 		if _, err := interceptors.New(interceptors.Config{Secret: secret}, interceptors.WithLogger(slog.New(slog.NewTextHandler(&logs, nil)))); err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(logs.String(), "is JSON") != warns || strings.Contains(logs.String(), "0123456789abcdef") {
+		if strings.Contains(logs.String(), "would refuse every token") != warns || strings.Contains(logs.String(), "0123456789abcdef") {
 			t.Errorf("secret %s: logs = %q; want a JSON warning: %v, and never the secret", secret[:3], logs.String(), warns)
 		}
 	}

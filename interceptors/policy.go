@@ -46,12 +46,13 @@ var (
 	// "any user" (a list line lost from a file being rewritten would do
 	// just that). Restart to drop the list.
 	ErrCannotWiden = errors.New("interceptors: a reload cannot drop the users allow-list (any user would be let in)")
-	// ErrCannotWeaken refuses a new Config that adds a secret or previous
-	// secret shorter than token.MinSecretSize when the secret in force is
-	// not: a reload never weakens the key (a secret file caught with a
-	// byte of its new content written would). A short key already in force
-	// may stay, as the previous secret of a rotation away from it. Restart
-	// to use a shorter secret, which New accepts with a warning.
+	// ErrCannotWeaken refuses a new Config that brings in a secret or
+	// previous secret shorter than token.MinSecretSize when the secret in
+	// force is not: a reload never weakens the key (a secret file caught
+	// with a byte of its new content written would). The short previous
+	// secret in force (the old secret of a rotation away from it) may stay
+	// the previous secret, and only that. Restart to use a shorter secret,
+	// which New accepts with a warning.
 	ErrCannotWeaken = errors.New("interceptors: a reload cannot add a secret shorter than 32 bytes")
 	// ErrStatusTokenChanged ends a stream opened with a status token that a
 	// new policy no longer accepts.
@@ -94,20 +95,17 @@ func (a *Authenticator) newPolicy(cfg Config) (*policy, error) {
 	return p, nil
 }
 
-// weakenedBy reports whether cfg adds a key shorter than token.MinSecretSize
-// to a policy whose secret is not: a short secret or previous secret that
-// is neither of p's keys. A short key p has already (the old secret of a
-// rotation away from it, kept as the previous one) may stay.
+// weakenedBy reports whether cfg brings in a key shorter than
+// token.MinSecretSize under a policy whose secret is not: a short secret,
+// or a short previous secret other than p's own. p's short previous secret
+// (the old secret of a rotation away from it) may stay where it is, and
+// only there.
 func (p *policy) weakenedBy(cfg Config) bool {
-	if len(p.cfg.Secret) < token.MinSecretSize {
+	short := func(k string) bool { return k != "" && len(k) < token.MinSecretSize }
+	if short(p.cfg.Secret) {
 		return false
 	}
-	for _, k := range []string{cfg.Secret, cfg.PreviousSecret} {
-		if k != "" && len(k) < token.MinSecretSize && k != p.cfg.Secret && k != p.cfg.PreviousSecret {
-			return true
-		}
-	}
-	return false
+	return short(cfg.Secret) || (short(cfg.PreviousSecret) && cfg.PreviousSecret != p.cfg.PreviousSecret)
 }
 
 // sameAs reports whether cfg describes this policy already, so that a
@@ -165,11 +163,12 @@ func WithPolicyHook(h PolicyHook) Option {
 //
 // A Config that New would refuse is refused here too, and so is one that
 // turns authentication off (ErrCannotDisable), drops the users allow-list
-// (ErrCannotWiden), makes a secret shorter than token.MinSecretSize while
-// the one in force is not (ErrCannotWeaken) or changes StatusMethods or
-// PublicMethods
-// (ErrFixedSetting; nil means unchanged): then nothing changes, the old policy
-// keeps serving, and the error is logged and reported to the policy hooks.
+// (ErrCannotWiden), brings in a key shorter than token.MinSecretSize while
+// the secret in force is not (ErrCannotWeaken: a short secret, or a short
+// previous secret other than the one in force) or changes StatusMethods or
+// PublicMethods (ErrFixedSetting; nil means unchanged): then nothing
+// changes, the old policy keeps serving, and the error is logged and
+// reported to the policy hooks.
 // Update is safe to call concurrently with calls and with itself.
 func (a *Authenticator) Update(cfg Config) error {
 	err := a.update(cfg)

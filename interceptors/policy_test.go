@@ -208,6 +208,17 @@ func TestUpdateRefusesBadPolicies(t *testing.T) {
 	if err := rotating.Update(interceptors.Config{Secret: newSecret, PreviousSecret: "short", Users: []string{"ana"}}); !errors.Is(err, interceptors.ErrCannotWeaken) {
 		t.Errorf("the short secret back once gone: %v, want ErrCannotWeaken", err)
 	}
+	// A short previous secret stays the previous secret: it cannot become
+	// the secret, which would let any short key in after it.
+	mid, err := interceptors.New(interceptors.Config{Secret: newSecret, PreviousSecret: "short"}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range []interceptors.Config{{Secret: "short"}, {Secret: "short", PreviousSecret: "short"}, {Secret: newSecret, PreviousSecret: "other"}} {
+		if err := mid.Update(cfg); !errors.Is(err, interceptors.ErrCannotWeaken) {
+			t.Errorf("from a long secret with a short previous one, Update to secret %q, previous %q: %v, want ErrCannotWeaken", cfg.Secret, cfg.PreviousSecret, err)
+		}
+	}
 
 	off, err := interceptors.New(interceptors.Config{}, quiet())
 	if err != nil {

@@ -190,8 +190,9 @@ func BreviaVerifiesWith(secret []byte) bool {
 		}
 	}
 	// Python's JSON, for the question asked: NaN and Infinity are values
-	// (a value of their own: " 0", so that "1NaN" stays two values).
-	if !json.Valid(pythonConstants.ReplaceAll(secret, []byte(" 0"))) {
+	// (a value of their own: " 0 ", so that "1NaN" stays two values and
+	// "NaN.1" a value and more).
+	if !json.Valid(pythonConstants.ReplaceAll(secret, []byte(" 0 "))) {
 		return true // not JSON to Python either: used as it is
 	}
 	if !json.Valid(secret) {

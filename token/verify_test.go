@@ -766,6 +766,7 @@ func TestBreviaVerifiesWith(t *testing.T) {
 		"ssh-rsa AAAA": false, "x-----BEGIN CERTIFICATE-----": false, `1.5`: true, `-0`: true, "1e5 ": false, `0x10`: true,
 		`00`: true, `-`: true, `"`: true, `{}`: false, "\t12": false, `NaNx`: true,
 		`1NaN`: true, `[1,-Infinity]`: false, `"NaN"`: false, `x NaN`: true,
+		`NaN.1`: true, `NaNe1`: true, `InfinityE1`: true, `-NaN`: true, `[Infinity]`: false,
 	} {
 		if got := token.BreviaVerifiesWith([]byte(secret)); got != want {
 			t.Errorf("BreviaVerifiesWith(%q) = %v, python-jose: %v", secret, got, want)

@@ -72,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer, environ []string, now func() t
 			progName, envSecret, len(secret), token.MinSecretSize, makeSecret)
 	}
 	if !token.BreviaVerifiesWith([]byte(secret)) {
-		fmt.Fprintf(stderr, "%s: warning: %s is JSON (a quoted string, an object, a list...): Brevia (python-jose) reads it as JSON before verifying and would refuse this token; make one with: %s\n",
+		fmt.Fprintf(stderr, "%s: warning: Brevia (python-jose) would refuse this token: it reads a %s that is JSON (a quoted string, an object, a list...) as the JSON's value, and refuses one holding a public key or certificate; make one with: %s\n",
 			progName, envSecret, makeSecret)
 	}
 

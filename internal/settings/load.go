@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -127,11 +128,12 @@ func fromDotEnv(bindings []Binding, name string) (value string, found bool, err 
 }
 
 // nameChars is name without the ASCII characters a variable name cannot
-// have: "TOKENS_SECRET:" is TOKENS_SECRET mistyped, which pydantic-settings
-// would not read as it.
+// have, and without invisible format characters (a zero-width space):
+// "TOKENS_SECRET:" is TOKENS_SECRET mistyped, which pydantic-settings would
+// not read as it.
 func nameChars(name string) string {
 	return strings.Map(func(r rune) rune {
-		if r < utf8.RuneSelf && r != '_' && !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+		if r < utf8.RuneSelf && r != '_' && !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') || unicode.Is(unicode.Cf, r) {
 			return -1
 		}
 		return r

@@ -71,6 +71,8 @@ func TestLoad(t *testing.T) {
 			wantErr: "line 2 sets TOKENS_SECRET again, to another value than line 1"},
 		{name: "a name with other characters", dotEnv: ptr("TOKENS_SECRET:=" + secret + "\n"),
 			wantErr: "line 1 sets a name that is TOKENS_SECRET with other characters"},
+		{name: "a name behind a zero-width space", dotEnv: ptr("\u200bTOKENS_SECRET=" + secret + "\n"),
+			wantErr: "line 1 sets a name that is TOKENS_SECRET with other characters"},
 		{name: "a quoted name with value punctuation", dotEnv: ptr("'TOKENS_SECRET=-+/'=x\n"),
 			wantErr: "line 1 sets a name that is TOKENS_SECRET with other characters"},
 		{name: "a quoted value that swallows a variable's line", dotEnv: ptr("GREETING=\"hello\n  export TOKENS_SECRET = " + secret + "\nMOTD=bye\"\n"),
