@@ -104,6 +104,9 @@ type Authenticator struct {
 // New builds an Authenticator from cfg. With an empty cfg.Secret
 // authentication is off and New logs a warning saying so.
 func New(cfg Config, opts ...Option) (*Authenticator, error) {
+	if err := checkConfig(cfg); err != nil { // before any warning about cfg
+		return nil, err
+	}
 	a := &Authenticator{
 		cfg:           cfg,
 		publicMethods: wire.NewMethodSet(cfg.PublicMethods...),
@@ -163,9 +166,9 @@ func checkConfig(cfg Config) error {
 	if err := token.CheckLeeway(cfg.Leeway); err != nil {
 		return fmt.Errorf("interceptors: Config.Leeway: %w", err)
 	}
-	for _, s := range []struct{ name, value string }{{"Secret", cfg.Secret}, {"PreviousSecret", cfg.PreviousSecret}} {
+	for _, s := range []struct{ name, env, value string }{{"Secret", envSecret, cfg.Secret}, {"PreviousSecret", envPreviousSecret, cfg.PreviousSecret}} {
 		if s.value != "" && strings.TrimSpace(s.value) == "" {
-			return fmt.Errorf("%w: Config.%s", ErrBlankSecret, s.name)
+			return fmt.Errorf("%w: Config.%s (%s)", ErrBlankSecret, s.name, s.env)
 		}
 	}
 	if len(cfg.Users) > 0 && !slices.ContainsFunc(cfg.Users, func(u string) bool { return strings.TrimSpace(u) != "" }) {

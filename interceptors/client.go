@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,6 +100,13 @@ func (c staticCredentials) GetRequestMetadata(context.Context, ...string) (map[s
 // RequireTransportSecurity implements credentials.PerRPCCredentials.
 func (c staticCredentials) RequireTransportSecurity() bool { return !c.insecure }
 
+// String names the credentials without their token, for a caller that logs
+// or prints them (%v, %+v, slog).
+func (c staticCredentials) String() string { return "tokengate " + c.key + " credentials (redacted)" }
+
+// GoString is String, for %#v.
+func (c staticCredentials) GoString() string { return c.String() }
+
 // minRenewMargin is the least time a minted token has left when it is
 // replaced: room for the call to reach the server, and for the server's
 // clock to run a little ahead of the client's.
@@ -142,7 +150,7 @@ func MintingCredentials(secret []byte, user string, ttl time.Duration, opts ...C
 	}
 	o := newCredentialOptions(opts)
 	margin := max(renewMargin(ttl), o.minValidity)
-	if ttl <= margin+time.Second {
+	if ttl <= time.Second || ttl-time.Second <= margin { // not margin+time.Second, which a huge margin overflows
 		return nil, fmt.Errorf("%w: ttl %v must be longer than %v", ErrTTLTooShort, ttl, margin+time.Second)
 	}
 	return &mintingCredentials{
@@ -189,6 +197,18 @@ type mintingCredentials struct {
 	mu      sync.Mutex                  // held while minting, so one call mints
 }
 
+// acceptsSecret reports whether s, read from the secret file at a renewal,
+// may replace the secret in use, by the rules a server's reload follows.
+func (c *mintingCredentials) acceptsSecret(s string) bool {
+	switch {
+	case strings.TrimSpace(s) == "":
+		return false
+	case len(s) < token.MinSecretSize && len(c.secret) >= token.MinSecretSize:
+		return false
+	}
+	return true
+}
+
 type mintedToken struct {
 	header  string // "Bearer <token>"
 	renewAt time.Time
@@ -206,6 +226,15 @@ func (c *mintingCredentials) GetRequestMetadata(context.Context, ...string) (map
 // RequireTransportSecurity implements credentials.PerRPCCredentials.
 func (c *mintingCredentials) RequireTransportSecurity() bool { return !c.insecure }
 
+// String names the credentials without their secret or token, for a caller
+// that logs or prints them (%v, %+v, slog).
+func (c *mintingCredentials) String() string {
+	return fmt.Sprintf("tokengate minting credentials for %q, ttl %v (secret redacted)", c.user, c.ttl)
+}
+
+// GoString is String, for %#v.
+func (c *mintingCredentials) GoString() string { return c.String() }
+
 func (c *mintingCredentials) token() (*mintedToken, error) {
 	now := c.now()
 	if t := c.current.Load(); t != nil && now.Before(t.renewAt) {
@@ -220,10 +249,15 @@ func (c *mintingCredentials) token() (*mintedToken, error) {
 	if c.secretFile != "" {
 		// A rotated secret is used from the next renewal on. A file that
 		// cannot be read for a moment (a swap under way) is no reason to
-		// fail a call: the last secret read still signs.
-		if s, err := readPolicyFile(c.secretFile); err == nil && s != "" {
+		// fail a call: the last secret read still signs. Nor is one that
+		// holds what the server would refuse as a new secret (blank, or
+		// shorter than token.MinSecretSize where the last was not: a file
+		// caught with a byte of its new content written), which would
+		// sign tokens no server accepts until the next renewal.
+		if s, err := readPolicyFile(c.secretFile); err == nil && c.acceptsSecret(s) {
 			c.secret = []byte(s)
 		}
+		now = c.now() // the read may have taken a while
 	}
 	tok, claims, err := token.Issue(c.secret, c.user, c.ttl, now)
 	if err != nil {

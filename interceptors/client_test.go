@@ -1,6 +1,7 @@
 package interceptors_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,6 +11,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
+	"math"
 	"math/big"
 	"net"
 	"os"
@@ -492,6 +496,34 @@ func TestMintingCredentialsMinValidity(t *testing.T) {
 	if _, err := interceptors.MintingCredentials([]byte(secret), "ana", ttl, interceptors.WithMinValidity(ttl)); !errors.Is(err, interceptors.ErrTTLTooShort) {
 		t.Errorf("min validity = ttl: err = %v, want ErrTTLTooShort", err)
 	}
+	// Near the largest Duration, the check must not overflow into a pass.
+	for _, d := range []time.Duration{math.MaxInt64, math.MaxInt64 - time.Second/2} {
+		if _, err := interceptors.MintingCredentials([]byte(secret), "ana", ttl, interceptors.WithMinValidity(d)); !errors.Is(err, interceptors.ErrTTLTooShort) {
+			t.Errorf("min validity %v: err = %v, want ErrTTLTooShort", d, err)
+		}
+	}
+	if _, err := interceptors.MintingCredentials([]byte(secret), "ana", math.MinInt64); !errors.Is(err, interceptors.ErrTTLTooShort) {
+		t.Errorf("ttl math.MinInt64: err = %v, want ErrTTLTooShort", err)
+	}
+}
+
+// Credentials printed or logged (%v, %+v, %#v, slog) never show their
+// token, status token or secret.
+func TestCredentialsPrintNoSecret(t *testing.T) {
+	t.Parallel()
+	minting, err := interceptors.MintingCredentials([]byte(secret), "ana", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []any{interceptors.BearerToken("tok-123-secret"), interceptors.StatusTokenCredentials("st-456-secret"), minting} {
+		var logs bytes.Buffer
+		slog.New(slog.NewTextHandler(&logs, nil)).Info("dialing", "creds", c)
+		for _, out := range []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), logs.String()} {
+			if strings.Contains(out, "secret") && !strings.Contains(out, "redacted") || strings.Contains(out, secret) || strings.Contains(out, "tok-123") || strings.Contains(out, "st-456") {
+				t.Errorf("printed as %q", out)
+			}
+		}
+	}
 }
 
 // A client that reads its secret from a file follows a rotation: it signs
@@ -539,5 +571,17 @@ func TestMintingCredentialsFromFile(t *testing.T) {
 	clock.set(start.Add(2 * time.Minute))
 	if !signedWith(newSecret) {
 		t.Error("with the file gone, the last secret should still sign")
+	}
+	// A file caught with a byte of its new content written, or holding a
+	// blank line, is what a server refuses as a new secret: the last
+	// secret signs on, rather than tokens no server accepts.
+	for i, partial := range []string{"0", "\n\n"} {
+		if err := os.WriteFile(file, []byte(partial), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		clock.set(start.Add(time.Duration(3+i) * time.Minute))
+		if !signedWith(newSecret) {
+			t.Errorf("secret file holding %q: the last secret should still sign", partial)
+		}
 	}
 }

@@ -303,6 +303,17 @@ func TestDenialLogLimit(t *testing.T) {
 		t.Errorf("next second: want the count of the 7 not logged, then the denial; got\n%s", strings.Join(lines, "\n"))
 	}
 
+	// A wall clock stepped back an hour starts seconds of its own: one
+	// denial a second, under the limit, is logged every time.
+	now.Add(int64(-time.Hour))
+	for range 10 {
+		hook(ctx, denied)
+		now.Add(int64(time.Second))
+	}
+	if got := countContaining(logs.take(), "call denied"); got != 10 {
+		t.Errorf("after the clock stepped back: %d of 10 denials logged, one a second, want all", got)
+	}
+
 	unlimited := interceptors.LogDecisions(slog.New(slog.NewJSONHandler(&logs, nil)), interceptors.WithDenialLogLimit(0), interceptors.WithLogClock(clock))
 	for range 500 {
 		unlimited(ctx, denied)

@@ -278,6 +278,25 @@ func TestDemoPprof(t *testing.T) {
 	}
 }
 
+// The demo's own variables are read as tokengate's are: names in any case
+// from the environment, else from .env (TLS_CERT_FILE there must not leave
+// the demo in plaintext); two spellings that disagree are refused.
+func TestDemoVariablesAsBreviaReadsThem(t *testing.T) {
+	t.Parallel()
+	dotEnv := filepath.Join(t.TempDir(), ".env")
+	writeFile(t, dotEnv, "TLS_CERT_FILE=tls.crt\nTLS_KEY_FILE=tls.key\nPPROF_ADDR=127.0.0.1:6060\n")
+	o, err := parseOptions(nil, []string{"TOKENS_SECRET=" + testSecret, "grpc_addr=127.0.0.1:1", "Http_Addr=127.0.0.1:2"}, dotEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.grpcAddr != "127.0.0.1:1" || o.httpAddr != "127.0.0.1:2" || o.tlsCert != "tls.crt" || o.tlsKey != "tls.key" || o.pprofAddr != "127.0.0.1:6060" {
+		t.Errorf("options %+v: want the addresses from the environment (any case) and TLS and pprof from .env", o)
+	}
+	if _, err := parseOptions(nil, []string{"TOKENS_SECRET=" + testSecret, "GRPC_ADDR=127.0.0.1:1", "grpc_addr=127.0.0.1:2"}, "", io.Discard); err == nil {
+		t.Error("two spellings of GRPC_ADDR that disagree were accepted")
+	}
+}
+
 // -grpc-window and -grpc-conn-window fix the windows the gRPC listener
 // advertises (its first SETTINGS and WINDOW_UPDATE); a size grpc-go would
 // ignore is refused.

@@ -14,7 +14,6 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -32,6 +31,7 @@ import (
 	"github.com/tokengate/tokengate/interceptors"
 	"github.com/tokengate/tokengate/interceptors/metrics"
 	"github.com/tokengate/tokengate/internal/demoservice"
+	"github.com/tokengate/tokengate/internal/settings"
 	"github.com/tokengate/tokengate/proto/openapi"
 	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
 )
@@ -95,15 +95,17 @@ type options struct {
 	idleTimeout       time.Duration
 }
 
-// parseOptions reads the flags, the demo's own variables from environ
-// (exact names) and tokengate's from environ and the .env file at dotEnv, as
-// Brevia reads its settings.
+// demoVariables are the demo's own settings, read as tokengate's are.
+var demoVariables = []string{"GRPC_ADDR", "HTTP_ADDR", "PPROF_ADDR", "GRPC_WINDOW_SIZE", "GRPC_CONN_WINDOW_SIZE", "TLS_CERT_FILE", "TLS_KEY_FILE"}
+
+// parseOptions reads the flags, and the demo's own variables and
+// tokengate's from environ and the .env file at dotEnv, as Brevia reads its
+// settings (names in any case, the environment first): TLS_CERT_FILE in
+// .env must not leave the demo serving plaintext.
 func parseOptions(args, environ []string, dotEnv string, out io.Writer) (options, error) {
-	vars := map[string]string{}
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			vars[k] = v
-		}
+	vars, err := settings.Load(environ, dotEnv, demoVariables...)
+	if err != nil {
+		return options{}, err
 	}
 	env := func(k, def string) string {
 		if v := vars[k]; v != "" {

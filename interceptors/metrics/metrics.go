@@ -178,9 +178,10 @@ func (m *Metrics) Hook() interceptors.DecisionHook {
 			c.Inc()
 		}
 		// A stream ended at its token's expiry or by a new policy was not
-		// verified then; its zero duration would only drag the histogram
-		// down.
-		if d.StreamEnded {
+		// verified then, nor was a method name refused for its shape; their
+		// zero durations would only drag the histogram down (and any caller
+		// can send malformed names).
+		if d.StreamEnded || d.Reason == interceptors.ReasonMalformedMethod {
 			return
 		}
 		seconds.Observe(d.Duration.Seconds())

@@ -145,6 +145,34 @@ tokengate_auth_decisions_total{method="/tokengate.v1.EchoService/UnaryEcho",reas
 	}
 }
 
+// A method name refused for its shape is counted, not timed: nothing was
+// verified, and any caller could drag the histogram to zero with them.
+func TestMalformedMethodsAreNotTimed(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := m.Hook()
+	for range 5 {
+		hook(context.Background(), interceptors.Decision{FullMethod: interceptors.UnregisteredMethod, Reason: interceptors.ReasonMalformedMethod, Err: interceptors.ErrMalformedMethod})
+	}
+	hook(context.Background(), interceptors.Decision{FullMethod: "/x.S/M", Reason: interceptors.ReasonMissingToken, Duration: time.Microsecond})
+	if got := observations(t, reg); got["denied"] != 1 {
+		t.Errorf("denied observations = %v, want 1: the malformed names counted only", got)
+	}
+	const want = `
+# HELP tokengate_auth_decisions_total Authentication decisions by gRPC method, result (allowed or denied) and reason.
+# TYPE tokengate_auth_decisions_total counter
+tokengate_auth_decisions_total{method="/x.S/M",reason="missing_token",result="denied"} 1
+tokengate_auth_decisions_total{method="unregistered",reason="malformed_method",result="denied"} 5
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tokengate_auth_decisions_total"); err != nil {
+		t.Error(err)
+	}
+}
+
 // gRPC answers methods the server does not register before any
 // interceptor runs, so callers cannot invent method label values.
 func TestUnknownMethodsNeverReachTheHook(t *testing.T) {
