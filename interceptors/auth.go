@@ -35,7 +35,9 @@ type Decision struct {
 	// Err is the cause of a denial (test it with errors.Is against the
 	// sentinels of this package and of package token); nil when allowed.
 	Err error
-	// Duration is the time the decision took; zero when StreamEnded.
+	// Duration is the time the decision took; zero when StreamEnded and for
+	// a method name refused for its shape (ReasonMalformedMethod), which
+	// are not timed.
 	Duration time.Duration
 	// StreamEnded marks the denial that ends an open stream: its token
 	// expired (see WithStreamExpiry) or a new policy refuses it (see
@@ -168,7 +170,7 @@ func checkConfig(cfg Config) error {
 	}
 	for _, s := range []struct{ name, env, value string }{{"Secret", envSecret, cfg.Secret}, {"PreviousSecret", envPreviousSecret, cfg.PreviousSecret}} {
 		if s.value != "" && strings.TrimSpace(s.value) == "" {
-			return fmt.Errorf("%w: Config.%s (%s)", ErrBlankSecret, s.name, s.env)
+			return fmt.Errorf("%w: Config.%s (%s or %s)", ErrBlankSecret, s.name, s.env, s.env+fileSuffix)
 		}
 	}
 	if len(cfg.Users) > 0 && !slices.ContainsFunc(cfg.Users, func(u string) bool { return strings.TrimSpace(u) != "" }) {

@@ -1,6 +1,7 @@
 package interceptors
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -74,7 +75,7 @@ func newCredentialOptions(opts []CredentialOption) credentialOptions {
 // the client holds the secret and should never send a stale token.
 func BearerToken(tok string, opts ...CredentialOption) credentials.PerRPCCredentials {
 	o := newCredentialOptions(opts)
-	return staticCredentials{key: wire.AuthorizationKey, value: "Bearer " + tok, insecure: o.insecure}
+	return &staticCredentials{key: wire.AuthorizationKey, value: "Bearer " + tok, insecure: o.insecure}
 }
 
 // StatusTokenCredentials returns credentials that send statusToken as
@@ -82,10 +83,12 @@ func BearerToken(tok string, opts ...CredentialOption) credentials.PerRPCCredent
 // Config.StatusToken). It opens nothing else.
 func StatusTokenCredentials(statusToken string, opts ...CredentialOption) credentials.PerRPCCredentials {
 	o := newCredentialOptions(opts)
-	return staticCredentials{key: wire.StatusTokenKey, value: statusToken, insecure: o.insecure}
+	return &staticCredentials{key: wire.StatusTokenKey, value: statusToken, insecure: o.insecure}
 }
 
-// staticCredentials send one fixed metadata pair.
+// staticCredentials send one fixed metadata pair. They are used by pointer,
+// so that a struct holding them prints an address, not the token (fmt
+// cannot call String on an unexported field).
 type staticCredentials struct {
 	key, value string
 	insecure   bool
@@ -93,19 +96,20 @@ type staticCredentials struct {
 
 // GetRequestMetadata implements credentials.PerRPCCredentials. Each call gets
 // its own map, so a caller changing it cannot change the next call's.
-func (c staticCredentials) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+func (c *staticCredentials) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
 	return map[string]string{c.key: c.value}, nil
 }
 
 // RequireTransportSecurity implements credentials.PerRPCCredentials.
-func (c staticCredentials) RequireTransportSecurity() bool { return !c.insecure }
+func (c *staticCredentials) RequireTransportSecurity() bool { return !c.insecure }
 
 // String names the credentials without their token, for a caller that logs
-// or prints them (%v, %+v, slog).
-func (c staticCredentials) String() string { return "tokengate " + c.key + " credentials (redacted)" }
+// or prints them.
+func (c *staticCredentials) String() string { return "tokengate " + c.key + " credentials (redacted)" }
 
-// GoString is String, for %#v.
-func (c staticCredentials) GoString() string { return c.String() }
+// Format prints String whatever the verb (%d, %x and the others would
+// print the fields).
+func (c *staticCredentials) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
 
 // minRenewMargin is the least time a minted token has left when it is
 // replaced: room for the call to reach the server, and for the server's
@@ -136,14 +140,18 @@ func renewMargin(ttl time.Duration) time.Duration {
 // WithMinValidity to their longest life.
 //
 // MintingCredentials returns an error wrapping token.ErrNoSecret for an
-// empty secret, token.ErrInvalidUser for a user token.ValidUser refuses
+// empty secret, ErrBlankSecret for one of white space only (which servers
+// refuse), token.ErrInvalidUser for a user token.ValidUser refuses
 // (blank, or not UTF-8), and ErrTTLTooShort
 // when ttl is not longer than the margin plus the second that token.Issue
 // may round off the expiry (with the default margin, when ttl is 11s or
 // less).
 func MintingCredentials(secret []byte, user string, ttl time.Duration, opts ...CredentialOption) (credentials.PerRPCCredentials, error) {
-	if len(secret) == 0 {
+	switch {
+	case len(secret) == 0:
 		return nil, fmt.Errorf("interceptors: minting credentials: %w", token.ErrNoSecret)
+	case len(bytes.TrimSpace(secret)) == 0: // as servers refuse it
+		return nil, fmt.Errorf("interceptors: minting credentials: %w", ErrBlankSecret)
 	}
 	if err := token.ValidUser(user); err != nil {
 		return nil, fmt.Errorf("interceptors: minting credentials: %w", err)
@@ -151,7 +159,7 @@ func MintingCredentials(secret []byte, user string, ttl time.Duration, opts ...C
 	o := newCredentialOptions(opts)
 	margin := max(renewMargin(ttl), o.minValidity)
 	if ttl <= time.Second || ttl-time.Second <= margin { // not margin+time.Second, which a huge margin overflows
-		return nil, fmt.Errorf("%w: ttl %v must be longer than %v", ErrTTLTooShort, ttl, margin+time.Second)
+		return nil, fmt.Errorf("%w: ttl %v must be longer than %v plus 1s", ErrTTLTooShort, ttl, margin)
 	}
 	return &mintingCredentials{
 		secret:   append([]byte(nil), secret...), // the caller may reuse its slice
@@ -167,9 +175,12 @@ func MintingCredentials(secret []byte, user string, ttl time.Duration, opts ...C
 // secretFile (as a _FILE variable is read: one trailing newline removed), and
 // read again at every renewal, so that a client follows a rotation without a
 // restart: it signs with the new secret from its next renewal on. If the
-// file cannot be read at a renewal, the last secret read is used; if it
-// cannot be read now, or is empty, MintingCredentialsFromFile returns the
-// error.
+// file cannot be read at a renewal, or holds what a server's reload would
+// refuse as a new secret (blank, or shorter than token.MinSecretSize where
+// the last was not: a file caught half-written), the last secret read is
+// used; a client moves from a long secret to a short one only with a
+// restart. If the file cannot be read now, or is empty or blank,
+// MintingCredentialsFromFile returns the error.
 func MintingCredentialsFromFile(secretFile, user string, ttl time.Duration, opts ...CredentialOption) (credentials.PerRPCCredentials, error) {
 	s, err := readPolicyFile(secretFile)
 	if err != nil {
@@ -227,13 +238,14 @@ func (c *mintingCredentials) GetRequestMetadata(context.Context, ...string) (map
 func (c *mintingCredentials) RequireTransportSecurity() bool { return !c.insecure }
 
 // String names the credentials without their secret or token, for a caller
-// that logs or prints them (%v, %+v, slog).
+// that logs or prints them.
 func (c *mintingCredentials) String() string {
 	return fmt.Sprintf("tokengate minting credentials for %q, ttl %v (secret redacted)", c.user, c.ttl)
 }
 
-// GoString is String, for %#v.
-func (c *mintingCredentials) GoString() string { return c.String() }
+// Format prints String whatever the verb (%d, %x and the others would
+// print the fields).
+func (c *mintingCredentials) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
 
 func (c *mintingCredentials) token() (*mintedToken, error) {
 	now := c.now()

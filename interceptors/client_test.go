@@ -221,6 +221,7 @@ func TestMintingCredentialsArguments(t *testing.T) {
 		{"shortest lifetime", []byte(secret), "ana", 11*time.Second + time.Nanosecond, nil},
 		{"empty secret", nil, "ana", time.Hour, token.ErrNoSecret},
 		{"blank user", []byte(secret), " ", time.Hour, token.ErrInvalidUser},
+		{"blank secret", []byte(" \t\n"), "ana", time.Hour, interceptors.ErrBlankSecret},
 		{"user blank to Python", []byte(secret), "\x1f", time.Hour, token.ErrInvalidUser},
 		{"user not UTF-8", []byte(secret), "\xff", time.Hour, token.ErrInvalidUser},
 		{"zero ttl", []byte(secret), "ana", 0, interceptors.ErrTTLTooShort},
@@ -518,7 +519,15 @@ func TestCredentialsPrintNoSecret(t *testing.T) {
 	for _, c := range []any{interceptors.BearerToken("tok-123-secret"), interceptors.StatusTokenCredentials("st-456-secret"), minting} {
 		var logs bytes.Buffer
 		slog.New(slog.NewTextHandler(&logs, nil)).Info("dialing", "creds", c)
-		for _, out := range []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), logs.String()} {
+		slog.New(slog.NewJSONHandler(&logs, nil)).Info("dialing", "creds", c)
+		// A struct holding them in an unexported field, whose String fmt
+		// cannot call.
+		held := struct{ c any }{c}
+		outs := []string{logs.String(), fmt.Sprintf("%+v", held), fmt.Sprintf("%#v", held), fmt.Errorf("dial with %v", c).Error()}
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%d", "%x", "%X"} {
+			outs = append(outs, fmt.Sprintf(verb, c))
+		}
+		for _, out := range outs {
 			if strings.Contains(out, "secret") && !strings.Contains(out, "redacted") || strings.Contains(out, secret) || strings.Contains(out, "tok-123") || strings.Contains(out, "st-456") {
 				t.Errorf("printed as %q", out)
 			}

@@ -134,20 +134,19 @@ func (l *decisionLogger) log(ctx context.Context, d Decision) {
 
 // admit reports whether a denial may be logged under the limit, and logs
 // how many were not when a denial arrives in a later second. It holds a
-// mutex only to count, briefly, never while logging. The
-// second moves forward, except that a denial that read the clock just
-// before another moved to the next second counts in the next one; a clock
-// stepped back by more than that starts a second of its own (else every
-// denial would count in the old second, and almost none be logged, until
-// the clock caught up).
+// mutex only to count and read the clock, briefly, never while logging.
+// The clock is read under the mutex, so the seconds the denials see only
+// move forward unless the clock itself steps back; then a new window
+// starts (else every denial would count in the old second, and almost
+// none be logged, until the clock caught up).
 func (l *decisionLogger) admit(ctx context.Context) bool {
 	if l.limit == 0 {
 		return true
 	}
-	now := l.now().Unix()
 	var dropped int64
 	l.mu.Lock()
-	if now > l.second || now < l.second-1 {
+	now := l.now().Unix()
+	if now != l.second {
 		l.second, l.count = now, 0
 		dropped, l.dropped = l.dropped, 0
 	}

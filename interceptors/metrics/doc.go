@@ -20,7 +20,8 @@
 // buckets run from 100ns to 10ms: a cached token is checked in well under a
 // microsecond and a full HS256 verification in a few. A stream ended because
 // its token expired, or that a new policy refused, is counted as a denial
-// but not timed, since nothing was verified then. For reloads, result is
+// but not timed, since nothing was verified then; so is a method name
+// refused for its shape (any caller can send those). For reloads, result is
 // "applied" or "rejected" (a rejected policy leaves the previous one
 // serving: see Authenticator.Update and NewFileWatcher), and the gauge holds
 // when the policy in force was applied.
