@@ -56,7 +56,7 @@ type decisionLogger struct {
 	limit   int64 // denials logged per second; 0: every one
 	now     func() time.Time
 
-	mu      sync.Mutex // held only to count, never while logging
+	mu      sync.Mutex // held to read the clock and count, never while logging
 	second  int64      // the latest Unix second a denial was counted in
 	count   int64      // denials counted in that second
 	dropped int64      // denials not logged, and not yet reported
@@ -84,8 +84,9 @@ type decisionLogger struct {
 // hook installed with Debug off is cheap. Denials are logged up to
 // DefaultDenialLogLimit per second (WithDenialLogLimit), so that a flood of
 // bad tokens is not a flood of log records; the count of those not logged
-// is logged with the next denial of a later second (so a flood followed by
-// silence leaves its last count in the metrics only).
+// is logged with the next denial in another second, a later one unless the
+// clock stepped back (so a flood followed by silence leaves its last count
+// in the metrics only).
 func LogDecisions(logger *slog.Logger, opts ...LogOption) DecisionHook {
 	l := &decisionLogger{logger: logger, limit: DefaultDenialLogLimit, now: time.Now}
 	if l.logger == nil {

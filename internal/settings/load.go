@@ -129,13 +129,14 @@ func fromDotEnv(bindings []Binding, name string) (value string, found bool, err 
 
 // nameChars is name without the ASCII characters a variable name cannot
 // have, and without characters that show nothing (format characters such
-// as a zero-width space, marks, the Hangul fillers, variation selectors):
-// "TOKENS_SECRET:" is TOKENS_SECRET mistyped, which pydantic-settings would
-// not read as it.
+// as a zero-width space, the Hangul fillers, variation selectors, the
+// blank Braille pattern): "TOKENS_SECRET:" is TOKENS_SECRET mistyped, which
+// pydantic-settings would not read as it. Accents are kept, combining or
+// not: TOKENS_SECRÉT is another name, however it is normalised.
 func nameChars(name string) string {
 	return strings.Map(func(r rune) rune {
 		if r < utf8.RuneSelf && r != '_' && !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') ||
-			unicode.In(r, unicode.Cf, unicode.Mn, unicode.Me, unicode.Other_Default_Ignorable_Code_Point) {
+			r == '\u2800' || unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector) {
 			return -1
 		}
 		return r

@@ -77,6 +77,11 @@ func TestLoad(t *testing.T) {
 			wantErr: "line 1 sets a name that is TOKENS_SECRET with other characters"},
 		{name: "a name with a combining grapheme joiner", dotEnv: ptr("TOKENS_SECRET\u034f=" + secret + "\n"),
 			wantErr: "line 1 sets a name that is TOKENS_SECRET with other characters"},
+		{name: "a name with a blank Braille pattern", dotEnv: ptr("TOKENS_SECRET\u2800=" + secret + "\n"),
+			wantErr: "line 1 sets a name that is TOKENS_SECRET with other characters"},
+		// An accent makes another name, composed or combining alike.
+		{name: "an accented name, combining", dotEnv: ptr("TOKENS_SECRE\u0301T=x\nTOKENS_SECRET=a\n"), want: map[string]string{"TOKENS_SECRET": "a"}},
+		{name: "an accented name, composed", dotEnv: ptr("TOKENS_SECR\u00c9T=x\nTOKENS_SECRET=a\n"), want: map[string]string{"TOKENS_SECRET": "a"}},
 		{name: "a quoted name with value punctuation", dotEnv: ptr("'TOKENS_SECRET=-+/'=x\n"),
 			wantErr: "line 1 sets a name that is TOKENS_SECRET with other characters"},
 		{name: "a quoted value that swallows a variable's line", dotEnv: ptr("GREETING=\"hello\n  export TOKENS_SECRET = " + secret + "\nMOTD=bye\"\n"),
