@@ -169,7 +169,7 @@ func checkConfig(cfg Config) error {
 		return fmt.Errorf("interceptors: Config.Leeway: %w", err)
 	}
 	for _, s := range []struct{ name, env, value string }{{"Secret", envSecret, cfg.Secret}, {"PreviousSecret", envPreviousSecret, cfg.PreviousSecret}} {
-		if s.value != "" && strings.TrimSpace(s.value) == "" {
+		if blankSecret(s.value) {
 			return fmt.Errorf("%w: Config.%s (%s or %s)", ErrBlankSecret, s.name, s.env, s.env+fileSuffix)
 		}
 	}

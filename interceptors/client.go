@@ -1,11 +1,9 @@
 package interceptors
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -150,7 +148,7 @@ func MintingCredentials(secret []byte, user string, ttl time.Duration, opts ...C
 	switch {
 	case len(secret) == 0:
 		return nil, fmt.Errorf("interceptors: minting credentials: %w", token.ErrNoSecret)
-	case len(bytes.TrimSpace(secret)) == 0: // as servers refuse it
+	case blankSecret(string(secret)): // as servers refuse it
 		return nil, fmt.Errorf("interceptors: minting credentials: %w", ErrBlankSecret)
 	}
 	if err := token.ValidUser(user); err != nil {
@@ -211,13 +209,7 @@ type mintingCredentials struct {
 // acceptsSecret reports whether s, read from the secret file at a renewal,
 // may replace the secret in use, by the rules a server's reload follows.
 func (c *mintingCredentials) acceptsSecret(s string) bool {
-	switch {
-	case strings.TrimSpace(s) == "":
-		return false
-	case len(s) < token.MinSecretSize && len(c.secret) >= token.MinSecretSize:
-		return false
-	}
-	return true
+	return s != "" && !blankSecret(s) && !weakerKey(string(c.secret), s)
 }
 
 type mintedToken struct {

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -101,12 +102,21 @@ func (a *Authenticator) newPolicy(cfg Config) (*policy, error) {
 // (the old secret of a rotation away from it) may stay where it is, and
 // only there.
 func (p *policy) weakenedBy(cfg Config) bool {
-	short := func(k string) bool { return k != "" && len(k) < token.MinSecretSize }
-	if short(p.cfg.Secret) {
-		return false
-	}
-	return short(cfg.Secret) || (short(cfg.PreviousSecret) && cfg.PreviousSecret != p.cfg.PreviousSecret)
+	return weakerKey(p.cfg.Secret, cfg.Secret) ||
+		(cfg.PreviousSecret != p.cfg.PreviousSecret && weakerKey(p.cfg.Secret, cfg.PreviousSecret))
 }
+
+// weakerKey reports whether next, a key brought in while secret is in
+// force, is shorter than token.MinSecretSize where secret is not: what a
+// reload never does, on a server (ErrCannotWeaken) or in a client's
+// renewal (MintingCredentialsFromFile).
+func weakerKey(secret, next string) bool {
+	return len(secret) >= token.MinSecretSize && next != "" && len(next) < token.MinSecretSize
+}
+
+// blankSecret reports whether s is a secret of white space only
+// (ErrBlankSecret), which neither a server nor a client uses.
+func blankSecret(s string) bool { return s != "" && strings.TrimSpace(s) == "" }
 
 // sameAs reports whether cfg describes this policy already, so that a
 // reload that changes nothing keeps the cache warm.

@@ -152,7 +152,7 @@ var lineBinding = regexp.MustCompile(`^[` + pyBlank + `]*(?:export[` + pyBlank +
 // folded to want (or that name with other ASCII characters): a line that
 // was meant as a binding of its own, or one whose meaning cannot be known.
 func setsOnALaterLine(text, want string) bool {
-	lines := strings.Split(strings.ReplaceAll(text, "\r", "\n"), "\n")
+	lines := strings.Split(text, "\n") // ParseDotEnv reads "\r\n" and "\r" as "\n"
 	for _, l := range lines[1:] {
 		m := lineBinding.FindStringSubmatch(l)
 		if m == nil {
