@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tokengate/tokengate/gateway"
+	"github.com/tokengate/tokengate/wire"
 )
 
 // earlyEnv is the whole wiring on a mux made by NewServeMux, counting the
@@ -37,9 +38,9 @@ func newEarlyEnv(t *testing.T, wrap bool) *earlyEnv {
 	e.b = newBackend(t,
 		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
-	g := gateway.New(gateway.WithPrecheck(func(ctx context.Context, m string) error {
+	g := gateway.New(gateway.WithPrecheck(func(ctx context.Context, m string, creds wire.Credentials) error {
 		e.prechecks.Add(1)
-		return a.Precheck(ctx, m)
+		return a.Precheck(ctx, m, creds)
 	}))
 	mux := g.NewServeMux(runtime.WithMetadata(func(context.Context, *http.Request) metadata.MD {
 		e.handled.Add(1)

@@ -73,8 +73,8 @@ func FuzzHeaderMapping(f *testing.F) {
 	// shown, which must be the credentials the backend then sees.
 	b := newBackend(f)
 	var asked sync.Map // request id -> metadata.MD
-	g := gateway.New(gateway.WithPrecheck(func(ctx context.Context, _ string) error {
-		md, _ := metadata.FromIncomingContext(ctx)
+	g := gateway.New(gateway.WithPrecheck(func(ctx context.Context, _ string, creds wire.Credentials) error {
+		md := credentialMD(creds)
 		if id, ok := ctx.Value(idKey{}).(string); ok {
 			asked.Store(id, md)
 		}

@@ -31,7 +31,7 @@ type Gateway struct {
 	realm         string
 	challenges    challenges // of realm
 	statusMethods wire.MethodSet
-	precheck      func(ctx context.Context, fullMethod string) error
+	precheck      func(ctx context.Context, fullMethod string, creds wire.Credentials) error
 	maxBody       int64
 	errTooLarge   error
 	// plain is a ServeMux with only tokengate's header matcher and status
@@ -98,12 +98,13 @@ func WithStatusMethods(methods ...string) Option {
 // before grpc-gateway's handler runs; never for ServeMux.HandlePath routes
 // unless their handler calls runtime.AnnotateContext, as grpc-gateway's
 // health endpoint does): with the RPC's full method name
-// (Guard: the name it was given) and a context whose incoming metadata
-// holds the call's credentials as the call will carry them, authorization
-// (every Authorization value, in order) and, on status routes,
-// x-status-token (from ?token=), and nothing else (no other header, and
-// none of your own annotators' metadata: making it all would cost more than
-// the decision), and whose peer is the HTTP caller. It returns nil to let the
+// (Guard: the name it was given), the request's context, and the call's
+// credentials as the call will carry them: authorization (every
+// Authorization value, in order) and, on status routes, x-status-token
+// (from ?token=), with the HTTP caller's address. f must not change them.
+// Nothing else of the call's metadata is made for it (no other header, none
+// of your own annotators' metadata): making it would cost more than the
+// decision. It returns nil to let the
 // request go on, to the server, whose interceptors decide the call again
 // and stay the authority, or a gRPC status error, which is the answer:
 // Unauthenticated becomes 401 with the challenge, as from the server.
@@ -114,7 +115,7 @@ func WithStatusMethods(methods ...string) Option {
 // with its body, HEAD on a streaming route gets 405 and a query or path
 // parameter that is not UTF-8 400 whatever the credentials, and Guard
 // cannot be used.
-func WithPrecheck(f func(ctx context.Context, fullMethod string) error) Option {
+func WithPrecheck(f func(ctx context.Context, fullMethod string, creds wire.Credentials) error) Option {
 	return func(g *Gateway) { g.precheck = f }
 }
 

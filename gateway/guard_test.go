@@ -141,7 +141,7 @@ func TestGuardNeedsPrecheck(t *testing.T) {
 // guarded handler as it came: its own context, its body unread.
 func TestGuardKeepsTheRequestsContext(t *testing.T) {
 	t.Parallel()
-	g := gateway.New(gateway.WithPrecheck(func(context.Context, string) error { return nil }))
+	g := gateway.New(gateway.WithPrecheck(func(context.Context, string, wire.Credentials) error { return nil }))
 	type key struct{}
 	var got any
 	var n int

@@ -22,6 +22,7 @@ import (
 	"github.com/tokengate/tokengate/gateway"
 	"github.com/tokengate/tokengate/interceptors"
 	"github.com/tokengate/tokengate/token"
+	"github.com/tokengate/tokengate/wire"
 )
 
 const (
@@ -519,7 +520,7 @@ func TestBodyOverTheLimitOverTheNetwork(t *testing.T) {
 func TestPrecheckErrorCode(t *testing.T) {
 	t.Parallel()
 	b := newBackend(t)
-	g := gateway.New(gateway.WithPrecheck(func(context.Context, string) error {
+	g := gateway.New(gateway.WithPrecheck(func(context.Context, string, wire.Credentials) error {
 		return status.Error(codes.PermissionDenied, "no")
 	}))
 	mux := g.NewServeMux()

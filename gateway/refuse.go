@@ -2,9 +2,7 @@ package gateway
 
 import (
 	"context"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -13,7 +11,6 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -227,30 +224,21 @@ func (g *Gateway) check(ctx context.Context, r *http.Request, method string) err
 	if g.precheck == nil {
 		return nil
 	}
-	return g.precheck(g.callContext(ctx, r, method), method)
+	return g.precheck(ctx, method, g.credentials(r, method))
 }
 
-// callContext is ctx as the server will see the call of r to method, as far
-// as its credentials go: as incoming metadata, the authorization values
-// grpc-gateway forwards (every Authorization header value, in order; decide
-// has refused any that could not travel) and the x-status-token values of
-// statusTokenMetadata, and the HTTP caller as the peer. No other header
-// reaches the server under those keys: incomingHeaderMatcher drops them.
-// The rest of the call's metadata is left out: making it all, by
-// grpc-gateway's own code, costs more than the decision.
-func (g *Gateway) callContext(ctx context.Context, r *http.Request, method string) context.Context {
-	md := g.statusTokens(r, method)
-	if auth := r.Header["Authorization"]; len(auth) > 0 {
-		if md == nil {
-			md = metadata.MD{}
-		}
-		md[wire.AuthorizationKey] = auth
+// credentials are the credentials a call of r to method will carry, as the
+// server will see them: the authorization values grpc-gateway forwards
+// (every Authorization header value, in order; decide has refused any that
+// could not travel) and the x-status-token values of statusTokenMetadata,
+// and the HTTP caller's address. No other header reaches the server under
+// those keys: incomingHeaderMatcher drops them.
+func (g *Gateway) credentials(r *http.Request, method string) wire.Credentials {
+	return wire.Credentials{
+		Authorization: r.Header["Authorization"],
+		StatusToken:   g.statusTokens(r, method),
+		RemoteAddr:    r.RemoteAddr,
 	}
-	cctx := metadata.NewIncomingContext(ctx, md)
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		cctx = peer.NewContext(cctx, &peer.Peer{Addr: net.TCPAddrFromAddrPort(ap)})
-	}
-	return cctx
 }
 
 // streams reports whether an RPC streams, either way. An RPC not found

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"sync"
 	"testing"
@@ -11,7 +12,6 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/tokengate/tokengate/gateway"
@@ -43,11 +43,11 @@ type authenticator struct {
 	asked []asked
 }
 
-func (a *authenticator) precheck(ctx context.Context, method string) error {
-	md, _ := metadata.FromIncomingContext(ctx)
+func (a *authenticator) precheck(_ context.Context, method string, creds wire.Credentials) error {
+	md := credentialMD(creds)
 	q := asked{method: method, md: md}
-	if p, ok := peer.FromContext(ctx); ok {
-		q.peer = p.Addr
+	if ap, err := netip.ParseAddrPort(creds.RemoteAddr); err == nil {
+		q.peer = net.TCPAddrFromAddrPort(ap)
 	}
 	a.mu.Lock()
 	a.asked = append(a.asked, q)
@@ -62,6 +62,18 @@ func (a *authenticator) precheck(ctx context.Context, method string) error {
 		return nil
 	}
 	return status.Error(codes.Unauthenticated, "invalid token")
+}
+
+// credentialMD is creds as the call's metadata.
+func credentialMD(creds wire.Credentials) metadata.MD {
+	md := metadata.MD{}
+	if creds.Authorization != nil {
+		md[wire.AuthorizationKey] = creds.Authorization
+	}
+	if creds.StatusToken != nil {
+		md[wire.StatusTokenKey] = creds.StatusToken
+	}
+	return md
 }
 
 // only returns the one question asked and fails the test unless there was

@@ -26,11 +26,15 @@ func (g *Gateway) statusTokenMetadata(ctx context.Context, r *http.Request) meta
 	if !ok {
 		return nil
 	}
-	return g.statusTokens(r, method)
+	if vals := g.statusTokens(r, method); vals != nil {
+		return metadata.MD{wire.StatusTokenKey: vals}
+	}
+	return nil
 }
 
-// statusTokens is statusTokenMetadata for a call of r to method.
-func (g *Gateway) statusTokens(r *http.Request, method string) metadata.MD {
+// statusTokens returns the status tokens statusTokenMetadata passes on for
+// a call of r to method, or nil.
+func (g *Gateway) statusTokens(r *http.Request, method string) []string {
 	if !g.statusMethods.Contains(method) {
 		return nil
 	}
@@ -43,7 +47,7 @@ func (g *Gateway) statusTokens(r *http.Request, method string) metadata.MD {
 			return nil
 		}
 	}
-	return metadata.MD{wire.StatusTokenKey: vals}
+	return vals
 }
 
 // printableASCII reports whether s can be a gRPC metadata value.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 
 	"github.com/tokengate/tokengate/token"
 	"github.com/tokengate/tokengate/wire"
@@ -247,29 +250,49 @@ func (a *Authenticator) Authenticate(ctx context.Context, fullMethod string) (co
 }
 
 // Precheck decides a call to fullMethod the way the interceptors will, from
-// the incoming metadata in ctx, for a front end that refuses early: the
-// REST gateway, before it reads a request body (gateway.WithPrecheck). It
-// returns nil for a call the interceptors would let in, or the same status
-// error they would return. A denial is reported to the decision hooks, since
-// the call will never reach the interceptors; an allowed call is not, since
-// the interceptors decide it again, and report it, when it arrives. The
-// interceptors stay the authority: Precheck only saves work.
-func (a *Authenticator) Precheck(ctx context.Context, fullMethod string) error {
+// creds, the credentials the call will carry, for a front end that refuses
+// early: the REST gateway, before it reads a request body
+// (gateway.WithPrecheck). It returns nil for a call the interceptors would
+// let in, or the same status error they would return. A denial is reported
+// to the decision hooks, since the call will never reach the interceptors,
+// with a context whose incoming metadata holds creds and whose peer is
+// creds.RemoteAddr; an allowed call is not, since the interceptors decide
+// it again, and report it, when it arrives. The interceptors stay the
+// authority: Precheck only saves work. It allocates nothing for a cached
+// token.
+func (a *Authenticator) Precheck(ctx context.Context, fullMethod string, creds wire.Credentials) error {
 	f := a.facts(fullMethod)
 	if a.lets(f) {
 		return nil
 	}
 	start := time.Now()
-	_, d := a.decide(ctx, nil, fullMethod, f.status, start)
+	_, d := a.decide(ctx, source{creds: &creds}, fullMethod, f.status, start)
 	if d.Allowed {
 		return nil
 	}
 	if a.hooks != nil {
 		d.FullMethod = a.methodName(fullMethod, f, false)
 		d.Duration = time.Since(start)
-		a.report(ctx, d)
+		a.report(frontEndContext(ctx, creds), d)
 	}
 	return denialFor(d.Err).status
+}
+
+// frontEndContext is ctx as the server would see the call of creds, as far
+// as credentials go: their metadata, and the caller as the peer.
+func frontEndContext(ctx context.Context, creds wire.Credentials) context.Context {
+	md := metadata.MD{}
+	if creds.Authorization != nil {
+		md[wire.AuthorizationKey] = creds.Authorization
+	}
+	if creds.StatusToken != nil {
+		md[wire.StatusTokenKey] = creds.StatusToken
+	}
+	ctx = metadata.NewIncomingContext(ctx, md)
+	if ap, err := netip.ParseAddrPort(creds.RemoteAddr); err == nil {
+		ctx = peer.NewContext(ctx, &peer.Peer{Addr: net.TCPAddrFromAddrPort(ap)})
+	}
+	return ctx
 }
 
 // authenticate is AuthFunc and Authenticate; fromServer says the method
@@ -283,7 +306,7 @@ func (a *Authenticator) authenticate(ctx context.Context, fullMethod string, fro
 			return ctx, nil
 		}
 	}
-	return a.decideAndReport(ctx, nil, fullMethod, a.facts(fullMethod), fromServer)
+	return a.decideAndReport(ctx, source{}, fullMethod, a.facts(fullMethod), fromServer)
 }
 
 // methodFacts is what applies to a method name: whether it is public, a
@@ -324,21 +347,25 @@ func (a *Authenticator) stillValid(c *callerContext) bool {
 	return c.statusToken || time.Since(processStart) < c.until
 }
 
-// decideAndReport decides one call to fullMethod, of facts f, and reports
-// it to the hooks. md is the call's metadata when the transport hands it
-// over (TapHandle); nil reads it from ctx.
-func (a *Authenticator) decideAndReport(ctx context.Context, md metadata.MD, fullMethod string, f methodFacts, fromServer bool) (context.Context, error) {
+// decideAndReport decides one call to fullMethod, of facts f, with the
+// credentials of src, and reports it to the hooks.
+func (a *Authenticator) decideAndReport(ctx context.Context, src source, fullMethod string, f methodFacts, fromServer bool) (context.Context, error) {
 	start := time.Now()
-	newCtx, d := a.decide(ctx, md, fullMethod, f.status, start)
+	c, d := a.decide(ctx, src, fullMethod, f.status, start)
 	if a.hooks != nil {
 		d.FullMethod = a.methodName(fullMethod, f, fromServer)
 		d.Duration = time.Since(start)
 		a.report(ctx, d)
 	}
-	if !d.Allowed {
+	switch {
+	case !d.Allowed:
 		return nil, denialFor(d.Err).status
+	case c.Context == nil: // authentication off
+		return ctx, nil
 	}
-	return newCtx, nil
+	caller := new(callerContext) // only here, so that a denial allocates none
+	*caller = c
+	return caller, nil
 }
 
 // refuseMethod refuses a call whose method name is not canonical.
@@ -355,35 +382,31 @@ func (a *Authenticator) report(ctx context.Context, d Decision) {
 	}
 }
 
-// decide decides one call to method at the time now; status says method is
-// a status method. md is the call's metadata when the transport hands it
-// over (TapHandle), which makes the caller it returns a tapped one; nil
-// reads it from ctx.
-func (a *Authenticator) decide(ctx context.Context, md metadata.MD, method string, status bool, now time.Time) (context.Context, Decision) {
+// decide decides one call to method at the time now, with the credentials
+// of src; status says method is a status method. For a call it lets in
+// with credentials, it returns the caller, a tapped one when src is the
+// transport's (TapHandle), as a value, so that a caller that only wants the
+// verdict (Precheck) allocates nothing; with authentication off, a caller
+// with no Context.
+func (a *Authenticator) decide(ctx context.Context, src source, method string, status bool, now time.Time) (callerContext, Decision) {
 	if a.disabled {
-		return ctx, Decision{Allowed: true, Reason: ReasonAuthDisabled}
+		return callerContext{}, Decision{Allowed: true, Reason: ReasonAuthDisabled}
 	}
 	p := a.policy.Load() // once: the whole call is decided by one policy
-	if len(p.statusToken) > 0 && status && hasStatusToken(incoming(ctx, md, wire.StatusTokenKey), p.statusToken) {
-		return &callerContext{Context: ctx, statusToken: true, gen: p.gen, tapped: md != nil}, Decision{Allowed: true, Reason: ReasonStatusToken}
+	if len(p.statusToken) > 0 && status && hasStatusToken(src.values(ctx, wire.StatusTokenKey), p.statusToken) {
+		return callerContext{Context: ctx, statusToken: true, gen: p.gen, tapped: src.md != nil}, Decision{Allowed: true, Reason: ReasonStatusToken}
 	}
-	tok, err := bearerToken(incoming(ctx, md, wire.AuthorizationKey))
+	tok, err := bearerToken(src.values(ctx, wire.AuthorizationKey))
 	if err != nil {
-		return nil, Decision{Reason: denialFor(err).reason, Err: err}
+		return callerContext{}, Decision{Reason: denialFor(err).reason, Err: err}
 	}
 	verified, err := p.verifier.VerifyAt(tok, now)
 	if err != nil {
-		return nil, Decision{Reason: denialFor(err).reason, Err: err}
+		return callerContext{}, Decision{Reason: denialFor(err).reason, Err: err}
 	}
-	c := &callerContext{Context: ctx, verified: verified, gen: p.gen}
-	if md != nil {
-		// validUntil in the monotonic time of processStart; a token good
-		// for centuries would overflow the sum, which saturates.
-		elapsed, left := now.Sub(processStart), validUntil(verified.ExpiresAt(), p.leeway).Sub(now)
-		c.tapped, c.until = true, elapsed+left
-		if left > math.MaxInt64-elapsed {
-			c.until = math.MaxInt64
-		}
+	c := callerContext{Context: ctx, verified: verified, gen: p.gen}
+	if src.md != nil {
+		c.tapped, c.until = true, tappedUntil(now, verified.ExpiresAt(), p.leeway)
 	}
 	return c, Decision{Allowed: true, Reason: ReasonValidToken, User: verified.User()}
 }
@@ -397,14 +420,53 @@ func validUntil(exp time.Time, leeway time.Duration) time.Time {
 	return exp.Add(leeway).Truncate(time.Second).Add(time.Second)
 }
 
-// incoming returns the values of key in the call's metadata: from md when
-// the transport handed it over, without a copy, else from ctx (which copies
-// the slice: grpc-go offers no other way).
-func incoming(ctx context.Context, md metadata.MD, key string) []string {
-	if md != nil {
-		return md[key]
+// tappedUntil is validUntil(exp, leeway) in the monotonic time of
+// processStart, now being the decision's time, which has a monotonic
+// reading: where a tapped call's decision stops holding. It runs on every
+// tapped call, so it works in whole seconds and nanoseconds rather than
+// with time.Time's methods, which cost five times as much. A token good for
+// centuries would overflow the result, which saturates.
+func tappedUntil(now, exp time.Time, leeway time.Duration) time.Duration {
+	// validUntil's second: exp's, plus the whole seconds of exp's fraction
+	// and leeway (both at least 0), plus one.
+	until := exp.Unix() + (int64(exp.Nanosecond())+int64(leeway))/int64(time.Second) + 1
+	secs := until - now.Unix() // at least 0 for a token valid at now
+	elapsed := now.Sub(processStart)
+	if secs < 0 {
+		return elapsed // already past: stillValid holds no more
 	}
-	return metadata.ValueFromIncomingContext(ctx, key)
+	// The sum is elapsed + secs s - now's nanoseconds, at most MaxInt64
+	// while secs is at most this (in uint64, where it cannot overflow).
+	// secs s alone may then pass MaxInt64 by less than a second: the
+	// difference wraps back, as Go's integers do, to its exact value.
+	nsec := int64(now.Nanosecond())
+	if uint64(secs) > (uint64(math.MaxInt64-int64(elapsed))+uint64(nsec))/uint64(time.Second) {
+		return math.MaxInt64
+	}
+	return elapsed + time.Duration(secs*int64(time.Second)-nsec)
+}
+
+// source is where decide reads a call's credentials: md when the
+// transport handed the call's metadata over (TapHandle), without a copy;
+// creds when a front end did (Precheck); else ctx's incoming metadata,
+// which grpc-go gives only as a copy.
+type source struct {
+	md    metadata.MD
+	creds *wire.Credentials
+}
+
+// values returns the values of key, wire.AuthorizationKey or
+// wire.StatusTokenKey, in the call's credentials.
+func (s source) values(ctx context.Context, key string) []string {
+	switch {
+	case s.md != nil:
+		return s.md[key]
+	case s.creds == nil:
+		return metadata.ValueFromIncomingContext(ctx, key)
+	case key == wire.AuthorizationKey:
+		return s.creds.Authorization
+	}
+	return s.creds.StatusToken
 }
 
 // hasStatusToken reports whether vals is exactly one x-status-token equal

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/tokengate/tokengate/internal/demoservice"
 	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
 	"github.com/tokengate/tokengate/token"
+	"github.com/tokengate/tokengate/wire"
 )
 
 const (
@@ -420,29 +423,75 @@ func TestNewRefusesUnboundedOrEmptySettings(t *testing.T) {
 // at all (the interceptors will report them).
 func TestPrecheck(t *testing.T) {
 	t.Parallel()
-	var reported []interceptors.Decision
-	hook := func(_ context.Context, d interceptors.Decision) { reported = append(reported, d) }
-	a, err := interceptors.New(interceptors.Config{Secret: secret, Users: []string{"ana"}, PublicMethods: []string{"/x.Public/"}},
+	type report struct {
+		d    interceptors.Decision
+		md   metadata.MD
+		peer net.Addr
+	}
+	var reported []report
+	hook := func(ctx context.Context, d interceptors.Decision) {
+		r := report{d: d}
+		r.md, _ = metadata.FromIncomingContext(ctx)
+		if p, ok := peer.FromContext(ctx); ok {
+			r.peer = p.Addr
+		}
+		reported = append(reported, r)
+	}
+	a, err := interceptors.New(interceptors.Config{Secret: secret, Users: []string{"ana"}, PublicMethods: []string{"/x.Public/"}, StatusToken: "st"},
 		interceptors.WithDecisionHook(hook))
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := func(kv ...string) context.Context {
-		return metadata.NewIncomingContext(context.Background(), metadata.Pairs(kv...))
+	bearer := func(v ...string) wire.Credentials {
+		return wire.Credentials{Authorization: v, RemoteAddr: "192.0.2.1:1234"}
 	}
 	ana := "Bearer " + mustSign(t, secret, "ana", time.Now().Add(time.Hour))
 	bob := "Bearer " + mustSign(t, secret, "bob", time.Now().Add(time.Hour))
 	const method = "/tokengate.v1.EchoService/UnaryEcho"
-	if err := a.Precheck(in("authorization", ana), method); err != nil {
+	ctx := context.Background()
+	if err := a.Precheck(ctx, method, bearer(ana)); err != nil {
 		t.Errorf("valid token: %v", err)
 	}
-	if err := a.Precheck(in(), "/x.Public/Anything"); err != nil {
+	if err := a.Precheck(ctx, "/x.Public/Anything", bearer()); err != nil {
 		t.Errorf("public method: %v", err)
 	}
-	assertCode(t, a.Precheck(in("authorization", bob), method), codes.Unauthenticated, "user not allowed")
-	assertCode(t, a.Precheck(in(), method), codes.Unauthenticated, "missing bearer token")
-	if len(reported) != 2 || reported[0].Reason != interceptors.ReasonUserNotAllowed || reported[1].Reason != interceptors.ReasonMissingToken ||
-		reported[0].FullMethod != method {
-		t.Errorf("reported %+v, want the two denials only", reported)
+	if err := a.Precheck(ctx, "/grpc.health.v1.Health/Check", wire.Credentials{StatusToken: []string{"st"}}); err != nil {
+		t.Errorf("status token on a status method: %v", err)
+	}
+	assertCode(t, a.Precheck(ctx, method, wire.Credentials{StatusToken: []string{"st"}}), codes.Unauthenticated, "missing bearer token")
+	assertCode(t, a.Precheck(ctx, method, bearer(bob)), codes.Unauthenticated, "user not allowed")
+	assertCode(t, a.Precheck(ctx, method, bearer()), codes.Unauthenticated, "missing bearer token")
+	assertCode(t, a.Precheck(ctx, method, bearer(ana, ana)), codes.Unauthenticated, "more than one value")
+	if len(reported) != 4 || reported[0].d.Reason != interceptors.ReasonMissingToken || reported[1].d.Reason != interceptors.ReasonUserNotAllowed ||
+		reported[2].d.Reason != interceptors.ReasonMissingToken || reported[3].d.Reason != interceptors.ReasonMalformedMetadata ||
+		reported[1].d.FullMethod != method {
+		t.Fatalf("reported %+v, want the four denials only", reported)
+	}
+	// A denial's report sees the call as the server would: the credentials
+	// as metadata, the caller as the peer.
+	if got := reported[1]; !reflect.DeepEqual(got.md, metadata.MD{"authorization": {bob}}) || got.peer == nil || got.peer.String() != "192.0.2.1:1234" {
+		t.Errorf("report of bob's denial: metadata %v, peer %v; want his authorization, 192.0.2.1:1234", got.md, got.peer)
+	}
+	if got := reported[0]; !reflect.DeepEqual(got.md, metadata.MD{"x-status-token": {"st"}}) || got.peer != nil {
+		t.Errorf("report of a status token off a status method: metadata %v, peer %v; want the status token, no peer", got.md, got.peer)
+	}
+}
+
+// TestPrecheckAllocatesNothing checks that the gateway's early decision on
+// a cached token costs no allocation: it runs for every REST request, and
+// the server decides the call again.
+func TestPrecheckAllocatesNothing(t *testing.T) {
+	a, err := interceptors.New(interceptors.Config{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	creds := wire.Credentials{Authorization: []string{"Bearer " + mustSign(t, secret, "ana", time.Now().Add(time.Hour))}, RemoteAddr: "127.0.0.1:40000"}
+	const method = "/tokengate.v1.EchoService/UnaryEcho"
+	if err := a.Precheck(ctx, method, creds); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = a.Precheck(ctx, method, creds) }); n != 0 {
+		t.Errorf("Precheck on a cached token: %v allocations, want none", n)
 	}
 }

@@ -58,5 +58,5 @@ func (a *Authenticator) TapHandle(ctx context.Context, info *tap.Info) (context.
 	if a.lets(f) {
 		return ctx, nil
 	}
-	return a.decideAndReport(ctx, info.Header, method, f, true)
+	return a.decideAndReport(ctx, source{md: info.Header}, method, f, true)
 }

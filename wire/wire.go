@@ -15,6 +15,19 @@ const (
 	StatusTokenKey = "x-status-token"
 )
 
+// Credentials are a call's credentials as a front end that decides before
+// making the call (the REST gateway) hands them to the server's decision
+// (interceptors.Authenticator.Precheck): the values the call's metadata will
+// carry under AuthorizationKey and StatusTokenKey, in order, and the address
+// of the caller. The decision only reads them.
+type Credentials struct {
+	Authorization []string
+	StatusToken   []string
+	// RemoteAddr is the caller's "IP:port", as net/http's
+	// Request.RemoteAddr, for the peer of a denial's report; "" when unknown.
+	RemoteAddr string
+}
+
 // DefaultStatusMethods are the methods the status token opens unless told
 // otherwise: tokengate's own status RPC and every method of the standard
 // gRPC health service, so that grpc-health-probe can use the status token.
