@@ -35,7 +35,7 @@ func (g *Gateway) statusTokenMetadata(ctx context.Context, r *http.Request) meta
 // statusTokens returns the status tokens statusTokenMetadata passes on for
 // a call of r to method, or nil.
 func (g *Gateway) statusTokens(r *http.Request, method string) []string {
-	if !g.statusMethods.Contains(method) {
+	if r.URL.RawQuery == "" || !g.statusMethods.Contains(method) { // no query, no ?token=: the usual call, decided at once
 		return nil
 	}
 	vals, ok := r.URL.Query()[StatusTokenParam]
