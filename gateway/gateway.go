@@ -101,12 +101,13 @@ func WithStatusMethods(methods ...string) Option {
 // (Guard: the name it was given), the request's context, and the call's
 // credentials as the call will carry them: authorization (every
 // Authorization value, in order) and, on status routes, x-status-token
-// (from ?token=), with the HTTP caller's address. f must not change them.
-// Nothing else of the call's metadata is made for it (no other header, none
-// of your own annotators' metadata): making it would cost more than the
-// decision. It returns nil to let the
-// request go on, to the server, whose interceptors decide the call again
-// and stay the authority, or a gRPC status error, which is the answer:
+// (from ?token=), with the HTTP caller's address. f must not change them:
+// they are the request's own header values, not copies. Nothing else of the
+// call's metadata is made for it (no other header, none of your own
+// annotators' metadata): making it would cost more than the decision. It
+// returns nil to let the request go on, to the server, whose interceptors
+// decide the call again and stay the authority, or a gRPC status error,
+// which is the answer:
 // Unauthenticated becomes 401 with the challenge, as from the server.
 // interceptors.Authenticator.Precheck has this signature and makes the
 // interceptors' decision. f must be safe for concurrent use.

@@ -43,9 +43,10 @@ func (g *Gateway) Wrap(mux http.Handler) http.Handler {
 // route of the gateway would be: the same header checks (one Authorization
 // value that is not printable ASCII refuses the request; two values reach
 // the decision as two), ?token= as the status token only if fullMethod is a
-// status method, the HTTP caller as the peer. A refusal is answered as the
-// gateway answers, with a JSON status body, and 401 with the challenge for
-// Unauthenticated; the body is never read.
+// status method, the HTTP caller's address (the peer of a denial's
+// report). A refusal is answered as the gateway answers, with a JSON
+// status body, and 401 with the challenge for Unauthenticated; the body is
+// never read.
 //
 // fullMethod names the handler in decisions (logs, metrics): give a fixed
 // name, never one taken from the request. Guard panics if the Gateway has

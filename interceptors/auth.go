@@ -282,10 +282,10 @@ func (a *Authenticator) Precheck(ctx context.Context, fullMethod string, creds w
 // as credentials go: their metadata, and the caller as the peer.
 func frontEndContext(ctx context.Context, creds wire.Credentials) context.Context {
 	md := metadata.MD{}
-	if creds.Authorization != nil {
+	if len(creds.Authorization) > 0 {
 		md[wire.AuthorizationKey] = creds.Authorization
 	}
-	if creds.StatusToken != nil {
+	if len(creds.StatusToken) > 0 {
 		md[wire.StatusTokenKey] = creds.StatusToken
 	}
 	ctx = metadata.NewIncomingContext(ctx, md)
@@ -430,7 +430,7 @@ func tappedUntil(now, exp time.Time, leeway time.Duration) time.Duration {
 	// validUntil's second: exp's, plus the whole seconds of exp's fraction
 	// and leeway (both at least 0), plus one.
 	until := exp.Unix() + (int64(exp.Nanosecond())+int64(leeway))/int64(time.Second) + 1
-	secs := until - now.Unix() // at least 0 for a token valid at now
+	secs := until - now.Unix() // at least 1 for a token valid at now
 	elapsed := now.Sub(processStart)
 	if secs < 0 {
 		return elapsed // already past: stillValid holds no more
