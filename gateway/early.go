@@ -137,7 +137,7 @@ func (g *Gateway) track(early bool) runtime.Middleware {
 // unknown length can become).
 func (g *Gateway) decideEarly(w http.ResponseWriter, r *http.Request, x *exchange, method string, pathParams bool) (answered, settled bool) {
 	err := errMalformedAuthorization
-	if validAuthorization(r.Header.Values("Authorization")) {
+	if validAuthorization(r.Header["Authorization"]) {
 		err = g.check(r.Context(), r, method)
 	}
 	x.decidedFor, x.decision = method, err

@@ -57,7 +57,7 @@ func (g *Gateway) Guard(fullMethod string, next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := errMalformedAuthorization
-		if validAuthorization(r.Header.Values("Authorization")) {
+		if validAuthorization(r.Header["Authorization"]) {
 			err = g.check(r.Context(), r, fullMethod)
 		}
 		if err != nil {

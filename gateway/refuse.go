@@ -178,7 +178,7 @@ func (g *Gateway) decide(ctx context.Context, r *http.Request) metadata.MD {
 	switch {
 	case x.decidedFor == method: // by track: see route
 		err = x.decision
-	case !validAuthorization(r.Header.Values("Authorization")):
+	case !validAuthorization(r.Header["Authorization"]):
 		err = errMalformedAuthorization
 	default:
 		err = g.check(ctx, r, method)
@@ -268,7 +268,9 @@ func methodDescriptor(fullMethod string) (protoreflect.MethodDescriptor, bool) {
 }
 
 // validAuthorization reports whether every Authorization value can travel
-// as gRPC metadata (printable ASCII).
+// as gRPC metadata (printable ASCII). Callers pass r.Header["Authorization"]:
+// net/http stores header names canonical, and Header.Values would
+// canonicalize the name again on every request.
 func validAuthorization(vals []string) bool {
 	for _, v := range vals {
 		if !printableASCII(v) {
