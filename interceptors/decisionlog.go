@@ -37,7 +37,8 @@ func WithTrustedGateway(trusted func(peer net.Addr) bool) LogOption {
 // WithDenialLogLimit sets how many denials LogDecisions logs per second
 // (DefaultDenialLogLimit unless set); n <= 0 logs every one. Denials over
 // the limit are counted, not logged, and the count is logged, at Warn, with
-// the first denial of a later second. A caller who sends bad tokens as fast
+// the first denial of a later second, or once that second has passed if no
+// denial comes. A caller who sends bad tokens as fast
 // as it can then costs the server no more than the limit's worth of log
 // records, and, with TapHandle installed, cannot make the transport wait
 // on the log's writer. Allowed calls are not limited (they are logged at
@@ -55,11 +56,15 @@ type decisionLogger struct {
 	trusted func(net.Addr) bool
 	limit   int64 // denials logged per second; 0: every one
 	now     func() time.Time
+	// afterFunc is time.AfterFunc, which reports the count of a window
+	// that no later denial reported (flush); tests replace it.
+	afterFunc func(time.Duration, func())
 
-	mu      sync.Mutex // held to read the clock and count, never while logging
-	second  int64      // the latest Unix second a denial was counted in
-	count   int64      // denials counted in that second
-	dropped int64      // denials not logged, and not yet reported
+	mu       sync.Mutex // held to read the clock and count, never while logging
+	second   int64      // the latest Unix second a denial was counted in
+	count    int64      // denials counted in that second
+	dropped  int64      // denials not logged, and not yet reported
+	flushing bool       // a flush is scheduled
 }
 
 // LogDecisions returns a DecisionHook that logs decisions to logger
@@ -85,10 +90,12 @@ type decisionLogger struct {
 // DefaultDenialLogLimit per second (WithDenialLogLimit), so that a flood of
 // bad tokens is not a flood of log records; the count of those not logged
 // is logged with the next denial in another second, a later one unless the
-// clock stepped back (so a flood followed by silence leaves its last count
-// in the metrics only).
+// clock stepped back, or, when none comes, just after that second ends,
+// from a timer of its own, so that the count of a flood that stops is
+// reported too.
 func LogDecisions(logger *slog.Logger, opts ...LogOption) DecisionHook {
-	l := &decisionLogger{logger: logger, limit: DefaultDenialLogLimit, now: time.Now}
+	l := &decisionLogger{logger: logger, limit: DefaultDenialLogLimit, now: time.Now,
+		afterFunc: func(d time.Duration, f func()) { time.AfterFunc(d, f) }}
 	if l.logger == nil {
 		l.logger = slog.Default()
 	}
@@ -146,27 +153,66 @@ func (l *decisionLogger) admit(ctx context.Context) bool {
 	}
 	var dropped int64
 	l.mu.Lock()
-	now := l.now().Unix()
-	if now != l.second {
-		l.second, l.count = now, 0
+	now := l.now()
+	if now.Unix() != l.second {
+		l.second, l.count = now.Unix(), 0
 		dropped, l.dropped = l.dropped, 0
 	}
 	l.count++
 	ok := l.count <= l.limit
 	if !ok {
 		l.dropped++
+		if !l.flushing { // the first denial not logged in this window
+			l.flushing = true
+			l.afterFunc(now.Truncate(time.Second).Add(time.Second).Sub(now)+flushMargin, l.flush)
+		}
 	}
 	l.mu.Unlock()
 	if dropped > 0 {
-		l.logger.LogAttrs(ctx, slog.LevelWarn, "tokengate: denials not logged, over the limit per second",
-			slog.Int64("not_logged", dropped), slog.Int64("limit_per_second", l.limit))
+		l.logDropped(ctx, dropped)
 	}
 	return ok
+}
+
+// flushMargin is how long after the end of a window's second flush looks,
+// so that the clock it reads has left that second.
+const flushMargin = 10 * time.Millisecond
+
+// flush logs the count of the denials not logged, once their second has
+// passed without a later denial to carry it; if the clock says the second
+// is not over yet, it looks again a second later.
+func (l *decisionLogger) flush() {
+	var dropped int64
+	l.mu.Lock()
+	l.flushing = false
+	if l.dropped > 0 {
+		if l.now().Unix() != l.second {
+			dropped, l.dropped = l.dropped, 0
+		} else {
+			l.flushing = true
+			l.afterFunc(time.Second, l.flush)
+		}
+	}
+	l.mu.Unlock()
+	if dropped > 0 {
+		l.logDropped(context.Background(), dropped)
+	}
+}
+
+// logDropped logs how many denials were not logged.
+func (l *decisionLogger) logDropped(ctx context.Context, dropped int64) {
+	l.logger.LogAttrs(ctx, slog.LevelWarn, "tokengate: denials not logged, over the limit per second",
+		slog.Int64("not_logged", dropped), slog.Int64("limit_per_second", l.limit))
 }
 
 // withLogClock sets the clock of the denial limit, for tests.
 func withLogClock(now func() time.Time) LogOption {
 	return func(l *decisionLogger) { l.now = now }
+}
+
+// withLogTimer sets how the denial limit schedules a flush, for tests.
+func withLogTimer(afterFunc func(time.Duration, func())) LogOption {
+	return func(l *decisionLogger) { l.afterFunc = afterFunc }
 }
 
 // forwardedFor returns the HTTP caller named by the trusted gateway at addr.

@@ -332,3 +332,72 @@ func countContaining(lines []string, s string) int {
 	}
 	return n
 }
+
+// The count of denials not logged is reported once their second has
+// passed even when no later denial comes to carry it: a flood that stops
+// still leaves its count in the log, once, and not before its second ends.
+func TestDenialLogCountWithoutALaterDenial(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	var now atomic.Int64
+	now.Store(time.Date(2026, 12, 2, 10, 0, 0, 250_000_000, time.UTC).UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	var mu sync.Mutex
+	var delays []time.Duration
+	var pending []func()
+	timer := func(d time.Duration, f func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		delays, pending = append(delays, d), append(pending, f)
+	}
+	fire := func() {
+		mu.Lock()
+		fs := pending
+		pending = nil
+		mu.Unlock()
+		for _, f := range fs {
+			f()
+		}
+	}
+	hook := interceptors.LogDecisions(slog.New(slog.NewJSONHandler(&logs, nil)),
+		interceptors.WithDenialLogLimit(3), interceptors.WithLogClock(clock), interceptors.WithLogTimer(timer))
+	ctx := context.Background()
+	denied := interceptors.Decision{FullMethod: "/x.S/M", Reason: interceptors.ReasonInvalidToken, Err: token.ErrSignatureInvalid}
+	for range 10 {
+		hook(ctx, denied)
+	}
+	if got := countContaining(logs.take(), "call denied"); got != 3 {
+		t.Fatalf("%d denials logged, want the limit, 3", got)
+	}
+	if len(delays) != 1 || delays[0] != 750*time.Millisecond+10*time.Millisecond {
+		t.Fatalf("flushes scheduled after %v, want one, at the end of the second (750ms) and a margin", delays)
+	}
+
+	// The timer fires early (the clock still in that second): nothing yet,
+	// and it looks again.
+	fire()
+	if lines := logs.take(); len(lines) != 0 {
+		t.Errorf("count logged before its second ended: %q", lines)
+	}
+	if len(pending) != 1 {
+		t.Fatalf("%d flushes pending after an early one, want 1", len(pending))
+	}
+
+	now.Add(int64(time.Second))
+	fire()
+	lines := logs.take()
+	if len(lines) != 1 || !strings.Contains(lines[0], `"not_logged":7`) || !strings.Contains(lines[0], "denials not logged") {
+		t.Fatalf("after the second: want the count of the 7 not logged, alone; got %q", lines)
+	}
+
+	// The next denial finds nothing left to report, and a window with no
+	// denial over the limit schedules nothing.
+	now.Add(int64(time.Second))
+	hook(ctx, denied)
+	if lines := logs.take(); len(lines) != 1 || !strings.Contains(lines[0], "call denied") {
+		t.Errorf("next denial: want it alone, got %q", lines)
+	}
+	if len(pending) != 0 {
+		t.Errorf("%d flushes pending with nothing to report", len(pending))
+	}
+}

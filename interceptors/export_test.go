@@ -10,6 +10,7 @@ import (
 var (
 	WithCredentialClock = withCredentialClock
 	WithLogClock        = withLogClock
+	WithLogTimer        = withLogTimer
 	ReadPolicyFile      = readPolicyFile
 	MaxPolicyFileSize   = settings.MaxFileSize
 	ParseUsers          = parseUsers
