@@ -183,7 +183,7 @@ func TestRefusedBeforeTheBody(t *testing.T) {
 		{"stream, no token", inProcess{method: "GET", target: "/v1/echo/stream?message=a", body: echo},
 			answer{code: 401, challenge: plainChallenge}, true},
 		{"status, wrong status token", inProcess{method: "GET", target: "/status?token=wrong", body: echo},
-			answer{code: 401, msg: "missing bearer token", challenge: plainChallenge}, false},
+			answer{code: 401, msg: "status token not accepted, and no bearer token", challenge: plainChallenge}, false},
 		{"status token on another route", inProcess{method: "POST", target: "/v1/echo?token=" + testStatusToken, body: echo},
 			answer{code: 401, msg: "missing bearer token", challenge: plainChallenge}, false},
 	}

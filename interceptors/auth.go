@@ -398,6 +398,9 @@ func (a *Authenticator) decide(ctx context.Context, src source, method string, s
 	}
 	tok, err := bearerToken(src.values(ctx, wire.AuthorizationKey))
 	if err != nil {
+		if err == token.ErrMissing && status && len(src.values(ctx, wire.StatusTokenKey)) > 0 {
+			err = ErrStatusTokenNotAccepted // say what the caller did send
+		}
 		return callerContext{}, Decision{Reason: denialFor(err).reason, Err: err}
 	}
 	verified, err := p.verifier.VerifyAt(tok, now)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -221,7 +222,61 @@ func TestEmptyStatusTokenGrantsNothing(t *testing.T) {
 	t.Parallel()
 	conn := testServer(t, interceptors.Config{Secret: secret, StatusToken: ""})
 	_, err := tokengatev1.NewStatusServiceClient(conn).Status(withMD("x-status-token", ""), &tokengatev1.StatusRequest{})
-	assertCode(t, err, codes.Unauthenticated, "missing bearer token")
+	assertCode(t, err, codes.Unauthenticated, "status token not accepted, and no bearer token")
+}
+
+// A status token that does not open a status method, with no bearer token,
+// is reported as such, not as a call that sent nothing: the monitor with a
+// wrong status token is told so, in its answer and in the decision, which
+// is still token.ErrMissing for errors.Is. Off the status methods, or with
+// no status token sent, the denial is the plain missing token.
+func TestStatusTokenNotAccepted(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var got []interceptors.Decision
+	hook := interceptors.WithDecisionHook(func(_ context.Context, d interceptors.Decision) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, d)
+	})
+	a, err := interceptors.New(interceptors.Config{Secret: secret, StatusToken: statusToken}, hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const status, echo = "/grpc.health.v1.Health/Check", "/tokengate.v1.EchoService/UnaryEcho"
+	for _, tc := range []struct {
+		name, method string
+		creds        wire.Credentials
+		reason       interceptors.Reason
+		msg          string
+	}{
+		{"wrong status token", status, wire.Credentials{StatusToken: []string{"nope"}}, interceptors.ReasonStatusTokenNotAccepted, "status token not accepted, and no bearer token"},
+		{"status token twice", status, wire.Credentials{StatusToken: []string{statusToken, statusToken}}, interceptors.ReasonStatusTokenNotAccepted, "status token not accepted, and no bearer token"},
+		{"nothing", status, wire.Credentials{}, interceptors.ReasonMissingToken, "missing bearer token"},
+		{"status token off the status methods", echo, wire.Credentials{StatusToken: []string{statusToken}}, interceptors.ReasonMissingToken, "missing bearer token"},
+		{"wrong status token, forged bearer", status, wire.Credentials{StatusToken: []string{"nope"}, Authorization: []string{"Bearer x.y.z"}}, interceptors.ReasonInvalidToken, "invalid token: malformed"},
+	} {
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		assertCode(t, a.Precheck(context.Background(), tc.method, tc.creds), codes.Unauthenticated, tc.msg, statusToken)
+		mu.Lock()
+		if len(got) != 1 || got[0].Reason != tc.reason {
+			t.Errorf("%s: decisions %+v, want one with reason %s", tc.name, got, tc.reason)
+		} else if tc.reason == interceptors.ReasonStatusTokenNotAccepted && !errors.Is(got[0].Err, token.ErrMissing) {
+			t.Errorf("%s: Err %v is not token.ErrMissing", tc.name, got[0].Err)
+		}
+		mu.Unlock()
+	}
+	// The same through the server, with and without the tap.
+	for _, w := range []struct {
+		name string
+		tap  bool
+	}{{"interceptors", false}, {"tap", true}} {
+		conn := testServerWired(t, w.tap, interceptors.Config{Secret: secret, StatusToken: statusToken})
+		_, err := healthpb.NewHealthClient(conn).Check(withMD("x-status-token", "nope"), &healthpb.HealthCheckRequest{})
+		assertCode(t, err, codes.Unauthenticated, "status token not accepted, and no bearer token", statusToken)
+	}
 }
 
 func TestStatusTokenUsedIsVisibleToHandler(t *testing.T) {

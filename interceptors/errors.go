@@ -2,6 +2,7 @@ package interceptors
 
 import (
 	"errors"
+	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -21,6 +22,13 @@ var (
 	// ErrTokenExpiredInStream ends a stream whose token expired while it was
 	// open (see WithStreamExpiry).
 	ErrTokenExpiredInStream = errors.New("interceptors: token expired during the stream")
+	// ErrStatusTokenNotAccepted refuses a call to a status method that
+	// carried a status token that did not open it (a wrong one, more than
+	// one, or one sent to a server without STATUS_TOKEN) and no bearer
+	// token. Like Brevia, the call fell through to the bearer check; it is
+	// token.ErrMissing (errors.Is), told apart so that a monitor with the
+	// wrong status token is not reported as sending nothing.
+	ErrStatusTokenNotAccepted = fmt.Errorf("interceptors: status token not accepted: %w", token.ErrMissing)
 )
 
 // Reason names why a call was allowed or denied, in a form fit for logs and
@@ -29,18 +37,20 @@ type Reason string
 
 // The reasons a Decision can carry.
 const (
-	ReasonValidToken        Reason = "valid_token"
-	ReasonStatusToken       Reason = "status_token"
-	ReasonAuthDisabled      Reason = "auth_disabled"
-	ReasonMissingToken      Reason = "missing_token"
-	ReasonMalformedMetadata Reason = "malformed_metadata"
-	ReasonMalformedMethod   Reason = "malformed_method"
-	ReasonNotBearer         Reason = "not_bearer"
-	ReasonTooLarge          Reason = "token_too_large"
-	ReasonInvalidToken      Reason = "invalid_token"
-	ReasonExpired           Reason = "token_expired"
-	ReasonNotYetValid       Reason = "token_not_yet_valid"
-	ReasonUserNotAllowed    Reason = "user_not_allowed"
+	ReasonValidToken   Reason = "valid_token"
+	ReasonStatusToken  Reason = "status_token"
+	ReasonAuthDisabled Reason = "auth_disabled"
+	ReasonMissingToken Reason = "missing_token"
+	// ReasonStatusTokenNotAccepted: see ErrStatusTokenNotAccepted.
+	ReasonStatusTokenNotAccepted Reason = "status_token_not_accepted"
+	ReasonMalformedMetadata      Reason = "malformed_metadata"
+	ReasonMalformedMethod        Reason = "malformed_method"
+	ReasonNotBearer              Reason = "not_bearer"
+	ReasonTooLarge               Reason = "token_too_large"
+	ReasonInvalidToken           Reason = "invalid_token"
+	ReasonExpired                Reason = "token_expired"
+	ReasonNotYetValid            Reason = "token_not_yet_valid"
+	ReasonUserNotAllowed         Reason = "user_not_allowed"
 )
 
 // denial is how one class of failure is answered. All gRPC status codes
@@ -63,6 +73,7 @@ func denyAs(code codes.Code, err error, reason Reason, msg string) denial {
 
 var denials = []denial{
 	deny(token.ErrMissing, ReasonMissingToken, "missing bearer token"),
+	deny(ErrStatusTokenNotAccepted, ReasonStatusTokenNotAccepted, "status token not accepted, and no bearer token"),
 	denyAs(codes.Unimplemented, ErrMalformedMethod, ReasonMalformedMethod, "malformed method name"),
 	deny(ErrMultipleCredentials, ReasonMalformedMetadata, "malformed authorization metadata: more than one value"),
 	deny(ErrNotBearer, ReasonNotBearer, "authorization metadata is not a bearer token"),

@@ -19,6 +19,7 @@ import (
 // message and as the message of the REST JSON error body.
 const (
 	mMissing    = "missing bearer token"
+	mStatusNot  = "status token not accepted, and no bearer token"
 	mTwoValues  = "malformed authorization metadata: more than one value"
 	mNotASCII   = "malformed authorization header: not printable ASCII"
 	mNotBearer  = "authorization metadata is not a bearer token"
@@ -246,15 +247,15 @@ func attackCases(trap *urlTrap) []attack {
 		attack{name: "status: Grpc-Metadata-X-Status-Token header", target: statusTarget, only: "rest",
 			headers: [][2]string{{"Grpc-Metadata-X-Status-Token", statusToken}}, want: denied(mMissing)},
 		attack{name: "status: status token with a trailing space", target: statusTarget,
-			md: []string{"x-status-token", statusToken + " "}, query: "token=" + url.QueryEscape(statusToken+" "), want: denied(mMissing)},
+			md: []string{"x-status-token", statusToken + " "}, query: "token=" + url.QueryEscape(statusToken+" "), want: denied(mStatusNot)},
 		attack{name: "status: status token without its last character", target: statusTarget,
-			md: []string{"x-status-token", statusToken[:len(statusToken)-1]}, query: "token=" + statusToken[:len(statusToken)-1], want: denied(mMissing)},
+			md: []string{"x-status-token", statusToken[:len(statusToken)-1]}, query: "token=" + statusToken[:len(statusToken)-1], want: denied(mStatusNot)},
 		attack{name: "status: status token in upper case", target: statusTarget,
-			md: []string{"x-status-token", strings.ToUpper(statusToken)}, query: "token=" + strings.ToUpper(statusToken), want: denied(mMissing)},
+			md: []string{"x-status-token", strings.ToUpper(statusToken)}, query: "token=" + strings.ToUpper(statusToken), want: denied(mStatusNot)},
 		attack{name: "status: ?TOKEN= (parameter name in upper case)", target: statusTarget, only: "rest",
 			query: "TOKEN=" + statusToken, want: denied(mMissing)},
 		attack{name: "status: status token twice", target: statusTarget,
-			md: []string{"x-status-token", statusToken, "x-status-token", statusToken}, query: "token=" + statusToken + "&token=" + statusToken, want: denied(mMissing)},
+			md: []string{"x-status-token", statusToken, "x-status-token", statusToken}, query: "token=" + statusToken + "&token=" + statusToken, want: denied(mStatusNot)},
 		attack{name: "metrics: valid bearer token (control)", target: metricsTarget, md: bearer(valid), want: ok("")},
 		attack{name: "metrics: ?token=STATUS_TOKEN", target: metricsTarget, query: "token=" + statusToken, want: denied(mMissing)},
 		attack{name: "metrics: X-Status-Token header", target: metricsTarget, headers: [][2]string{{"X-Status-Token", statusToken}}, want: denied(mMissing)},

@@ -312,10 +312,10 @@ func TestAttackNoStatusToken(t *testing.T) {
 	r := startDemo(t, interceptors.Config{Secret: testSecret}, logger)
 	valid := jws(standardHeader, payloadJSON("ana", time.Now().Add(time.Hour).Unix()), testSecret)
 	cases := []attack{
-		{name: "no STATUS_TOKEN: empty status token", target: statusTarget, md: []string{"x-status-token", ""}, query: "token=", want: denied(mMissing)},
-		{name: "no STATUS_TOKEN: ?token without =", target: statusTarget, only: "rest", query: "token", want: denied(mMissing)},
+		{name: "no STATUS_TOKEN: empty status token", target: statusTarget, md: []string{"x-status-token", ""}, query: "token=", want: denied(mStatusNot)},
+		{name: "no STATUS_TOKEN: ?token without =", target: statusTarget, only: "rest", query: "token", want: denied(mStatusNot)},
 		{name: "no STATUS_TOKEN: the demo tests' status token", target: statusTarget, md: []string{"x-status-token", testStatusToken},
-			query: "token=" + testStatusToken, want: denied(mMissing)},
+			query: "token=" + testStatusToken, want: denied(mStatusNot)},
 		{name: "no STATUS_TOKEN: bearer token (control)", target: statusTarget, md: bearer(valid), want: ok("")},
 	}
 	rec := &record{}
