@@ -19,8 +19,9 @@ const StatusTokenParam = "token"
 // two tokens is refused by the server instead of one being chosen here.
 // gRPC metadata values must be printable ASCII (grpc-go refuses to send
 // anything else, and the call would fail with Internal, HTTP 500): if any
-// value is not, none is passed and the call is decided on its bearer token,
-// as with a wrong status token.
+// value is not, none is passed and the call is decided on its bearer token
+// alone (with none, "missing bearer token", where a wrong status token gets
+// "status token not accepted").
 func (g *Gateway) statusTokenMetadata(ctx context.Context, r *http.Request) metadata.MD {
 	method, ok := runtime.RPCMethod(ctx)
 	if !ok {

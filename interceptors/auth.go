@@ -393,13 +393,25 @@ func (a *Authenticator) decide(ctx context.Context, src source, method string, s
 		return callerContext{}, Decision{Allowed: true, Reason: ReasonAuthDisabled}
 	}
 	p := a.policy.Load() // once: the whole call is decided by one policy
-	if len(p.statusToken) > 0 && status && hasStatusToken(src.values(ctx, wire.StatusTokenKey), p.statusToken) {
-		return callerContext{Context: ctx, statusToken: true, gen: p.gen, tapped: src.md != nil}, Decision{Allowed: true, Reason: ReasonStatusToken}
+	var statusTokens []string
+	if len(p.statusToken) > 0 && status {
+		statusTokens = src.values(ctx, wire.StatusTokenKey)
+		if hasStatusToken(statusTokens, p.statusToken) {
+			return callerContext{Context: ctx, statusToken: true, gen: p.gen, tapped: src.md != nil}, Decision{Allowed: true, Reason: ReasonStatusToken}
+		}
 	}
 	tok, err := bearerToken(src.values(ctx, wire.AuthorizationKey))
 	if err != nil {
-		if err == token.ErrMissing && status && len(src.values(ctx, wire.StatusTokenKey)) > 0 {
-			err = ErrStatusTokenNotAccepted // say what the caller did send
+		if err == token.ErrMissing {
+			// Say what the caller did send: a status token that did not let
+			// the call in, on any method, so that the answer does not tell
+			// which methods are status methods.
+			if statusTokens == nil {
+				statusTokens = src.values(ctx, wire.StatusTokenKey)
+			}
+			if len(statusTokens) > 0 {
+				err = ErrStatusTokenNotAccepted
+			}
 		}
 		return callerContext{}, Decision{Reason: denialFor(err).reason, Err: err}
 	}

@@ -60,7 +60,7 @@ type decisionLogger struct {
 	// that no later denial reported (flush); tests replace it.
 	afterFunc func(time.Duration, func())
 
-	mu       sync.Mutex // held to read the clock and count, never while logging
+	mu       sync.Mutex // held to read the clock, count and schedule a flush, never while logging
 	second   int64      // the latest Unix second a denial was counted in
 	count    int64      // denials counted in that second
 	dropped  int64      // denials not logged, and not yet reported
@@ -141,8 +141,10 @@ func (l *decisionLogger) log(ctx context.Context, d Decision) {
 }
 
 // admit reports whether a denial may be logged under the limit, and logs
-// how many were not when a denial arrives in a later second. It holds a
-// mutex only to count and read the clock, briefly, never while logging.
+// how many were not when a denial arrives in another second; the first
+// denial it drops in a second schedules a flush, for when none arrives.
+// It holds a mutex only to count, read the clock and schedule, briefly,
+// never while logging.
 // The clock is read under the mutex, so the seconds the denials see only
 // move forward unless the clock itself steps back; then a new window
 // starts (else every denial would count in the old second, and almost
@@ -180,17 +182,17 @@ const flushMargin = 10 * time.Millisecond
 
 // flush logs the count of the denials not logged, once their second has
 // passed without a later denial to carry it; if the clock says the second
-// is not over yet, it looks again a second later.
+// is not over yet, it looks again just after its end.
 func (l *decisionLogger) flush() {
 	var dropped int64
 	l.mu.Lock()
 	l.flushing = false
 	if l.dropped > 0 {
-		if l.now().Unix() != l.second {
+		if now := l.now(); now.Unix() != l.second {
 			dropped, l.dropped = l.dropped, 0
-		} else {
+		} else { // early: look again just after the second's end
 			l.flushing = true
-			l.afterFunc(time.Second, l.flush)
+			l.afterFunc(max(time.Unix(l.second+1, 0).Sub(now), 0)+flushMargin, l.flush)
 		}
 	}
 	l.mu.Unlock()
@@ -210,7 +212,8 @@ func withLogClock(now func() time.Time) LogOption {
 	return func(l *decisionLogger) { l.now = now }
 }
 
-// withLogTimer sets how the denial limit schedules a flush, for tests.
+// withLogTimer sets how the denial limit schedules a flush, for tests. It
+// is called with the limit's mutex held: it must not call f itself.
 func withLogTimer(afterFunc func(time.Duration, func())) LogOption {
 	return func(l *decisionLogger) { l.afterFunc = afterFunc }
 }

@@ -279,7 +279,8 @@ func TestDenialLogLimit(t *testing.T) {
 	now.Store(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC).UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()) }
 	hook := interceptors.LogDecisions(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		interceptors.WithDenialLogLimit(3), interceptors.WithLogClock(clock))
+		interceptors.WithDenialLogLimit(3), interceptors.WithLogClock(clock),
+		interceptors.WithLogTimer(func(time.Duration, func()) {})) // the counts here are carried by later denials
 	ctx := context.Background()
 	denied := interceptors.Decision{FullMethod: "/x.S/M", Reason: interceptors.ReasonInvalidToken, Err: token.ErrSignatureInvalid}
 	allowed := interceptors.Decision{FullMethod: "/x.S/M", Allowed: true, Reason: interceptors.ReasonValidToken, User: "ana"}
@@ -390,6 +391,10 @@ func TestDenialLogCountWithoutALaterDenial(t *testing.T) {
 		t.Fatalf("after the second: want the count of the 7 not logged, alone; got %q", lines)
 	}
 
+	if delays[1] != 750*time.Millisecond+10*time.Millisecond {
+		t.Errorf("early flush looked again after %v, want at the end of the second (750ms) and a margin", delays[1])
+	}
+
 	// The next denial finds nothing left to report, and a window with no
 	// denial over the limit schedules nothing.
 	now.Add(int64(time.Second))
@@ -399,5 +404,21 @@ func TestDenialLogCountWithoutALaterDenial(t *testing.T) {
 	}
 	if len(pending) != 0 {
 		t.Errorf("%d flushes pending with nothing to report", len(pending))
+	}
+
+	// A later flood is reported the same way: the flush before it left
+	// nothing behind that would keep it from scheduling its own.
+	now.Add(int64(time.Second))
+	for range 5 {
+		hook(ctx, denied)
+	}
+	logs.take()
+	if len(pending) != 1 {
+		t.Fatalf("second flood: %d flushes pending, want 1", len(pending))
+	}
+	now.Add(int64(time.Second))
+	fire()
+	if lines := logs.take(); len(lines) != 1 || !strings.Contains(lines[0], `"not_logged":2`) {
+		t.Errorf("second flood: want the count of the 2 not logged, got %q", lines)
 	}
 }

@@ -164,7 +164,7 @@ func TestDecisionTable(t *testing.T) {
 		{"unknown secret", []string{"authorization", "Bearer " + unknownKey}, codes.Unauthenticated, "invalid token", ""},
 		{"garbage", []string{"authorization", "Bearer not.a.token"}, codes.Unauthenticated, "invalid token", ""},
 		{"user not in TOKENS_USERS", []string{"authorization", "Bearer " + stranger}, codes.Unauthenticated, "user not allowed", ""},
-		{"status token grants nothing off status methods", []string{"x-status-token", statusToken}, codes.Unauthenticated, "missing bearer token", ""},
+		{"status token grants nothing off status methods", []string{"x-status-token", statusToken}, codes.Unauthenticated, "status token not accepted, and no bearer token", ""},
 		{"status token is not a bearer token", []string{"authorization", "Bearer " + statusToken}, codes.Unauthenticated, "invalid token", ""},
 	}
 	for _, w := range wirings {
@@ -225,10 +225,11 @@ func TestEmptyStatusTokenGrantsNothing(t *testing.T) {
 	assertCode(t, err, codes.Unauthenticated, "status token not accepted, and no bearer token")
 }
 
-// A status token that does not open a status method, with no bearer token,
-// is reported as such, not as a call that sent nothing: the monitor with a
+// A status token that does not let a call in, with no bearer token, is
+// reported as such, not as a call that sent nothing: the monitor with a
 // wrong status token is told so, in its answer and in the decision, which
-// is still token.ErrMissing for errors.Is. Off the status methods, or with
+// is still token.ErrMissing for errors.Is. The same answer off the status
+// methods, so that it does not tell which methods are status methods; with
 // no status token sent, the denial is the plain missing token.
 func TestStatusTokenNotAccepted(t *testing.T) {
 	t.Parallel()
@@ -253,7 +254,7 @@ func TestStatusTokenNotAccepted(t *testing.T) {
 		{"wrong status token", status, wire.Credentials{StatusToken: []string{"nope"}}, interceptors.ReasonStatusTokenNotAccepted, "status token not accepted, and no bearer token"},
 		{"status token twice", status, wire.Credentials{StatusToken: []string{statusToken, statusToken}}, interceptors.ReasonStatusTokenNotAccepted, "status token not accepted, and no bearer token"},
 		{"nothing", status, wire.Credentials{}, interceptors.ReasonMissingToken, "missing bearer token"},
-		{"status token off the status methods", echo, wire.Credentials{StatusToken: []string{statusToken}}, interceptors.ReasonMissingToken, "missing bearer token"},
+		{"status token off the status methods", echo, wire.Credentials{StatusToken: []string{statusToken}}, interceptors.ReasonStatusTokenNotAccepted, "status token not accepted, and no bearer token"},
 		{"wrong status token, forged bearer", status, wire.Credentials{StatusToken: []string{"nope"}, Authorization: []string{"Bearer x.y.z"}}, interceptors.ReasonInvalidToken, "invalid token: malformed"},
 	} {
 		mu.Lock()
@@ -513,11 +514,11 @@ func TestPrecheck(t *testing.T) {
 	if err := a.Precheck(ctx, "/grpc.health.v1.Health/Check", wire.Credentials{StatusToken: []string{"st"}}); err != nil {
 		t.Errorf("status token on a status method: %v", err)
 	}
-	assertCode(t, a.Precheck(ctx, method, wire.Credentials{StatusToken: []string{"st"}}), codes.Unauthenticated, "missing bearer token")
+	assertCode(t, a.Precheck(ctx, method, wire.Credentials{StatusToken: []string{"st"}}), codes.Unauthenticated, "status token not accepted, and no bearer token")
 	assertCode(t, a.Precheck(ctx, method, bearer(bob)), codes.Unauthenticated, "user not allowed")
 	assertCode(t, a.Precheck(ctx, method, bearer()), codes.Unauthenticated, "missing bearer token")
 	assertCode(t, a.Precheck(ctx, method, bearer(ana, ana)), codes.Unauthenticated, "more than one value")
-	if len(reported) != 4 || reported[0].d.Reason != interceptors.ReasonMissingToken || reported[1].d.Reason != interceptors.ReasonUserNotAllowed ||
+	if len(reported) != 4 || reported[0].d.Reason != interceptors.ReasonStatusTokenNotAccepted || reported[1].d.Reason != interceptors.ReasonUserNotAllowed ||
 		reported[2].d.Reason != interceptors.ReasonMissingToken || reported[3].d.Reason != interceptors.ReasonMalformedMetadata ||
 		reported[1].d.FullMethod != method {
 		t.Fatalf("reported %+v, want the four denials only", reported)

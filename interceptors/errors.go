@@ -22,12 +22,13 @@ var (
 	// ErrTokenExpiredInStream ends a stream whose token expired while it was
 	// open (see WithStreamExpiry).
 	ErrTokenExpiredInStream = errors.New("interceptors: token expired during the stream")
-	// ErrStatusTokenNotAccepted refuses a call to a status method that
-	// carried a status token that did not open it (a wrong one, more than
-	// one, or one sent to a server without STATUS_TOKEN) and no bearer
-	// token. Like Brevia, the call fell through to the bearer check; it is
-	// token.ErrMissing (errors.Is), told apart so that a monitor with the
-	// wrong status token is not reported as sending nothing.
+	// ErrStatusTokenNotAccepted refuses a call that carried a status token
+	// that did not let it in (a wrong one, more than one, one sent to a
+	// server without STATUS_TOKEN or to a method that is not a status
+	// method) and no bearer token. Like Brevia, the call fell through to
+	// the bearer check; it is token.ErrMissing (errors.Is), told apart so
+	// that a monitor with the wrong status token is not reported as sending
+	// nothing.
 	ErrStatusTokenNotAccepted = fmt.Errorf("interceptors: status token not accepted: %w", token.ErrMissing)
 )
 
@@ -72,8 +73,9 @@ func denyAs(code codes.Code, err error, reason Reason, msg string) denial {
 }
 
 var denials = []denial{
-	deny(token.ErrMissing, ReasonMissingToken, "missing bearer token"),
+	// Before token.ErrMissing, which it wraps.
 	deny(ErrStatusTokenNotAccepted, ReasonStatusTokenNotAccepted, "status token not accepted, and no bearer token"),
+	deny(token.ErrMissing, ReasonMissingToken, "missing bearer token"),
 	denyAs(codes.Unimplemented, ErrMalformedMethod, ReasonMalformedMethod, "malformed method name"),
 	deny(ErrMultipleCredentials, ReasonMalformedMetadata, "malformed authorization metadata: more than one value"),
 	deny(ErrNotBearer, ReasonNotBearer, "authorization metadata is not a bearer token"),
