@@ -2,6 +2,7 @@ package token
 
 import (
 	"hash/maphash"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"sync/atomic"
@@ -24,9 +25,9 @@ import (
 // constant-time comparison of the whole token.
 //
 // A hit is served only while the verifier's clock is within the token's
-// validity (exp + leeway, in whole seconds), the very test the full path
-// makes, so a cached token is accepted exactly when it would be verified
-// again. The cache holds no timers or goroutines: a dropped Verifier is
+// validity (from nbf and iat − leeway to exp + leeway, in whole seconds),
+// the very tests the full path makes, so a cached token is accepted exactly
+// when it would be verified again, even by a clock that went back. The cache holds no timers or goroutines: a dropped Verifier is
 // garbage.
 type cache struct {
 	seed maphash.Seed
@@ -53,14 +54,39 @@ type cacheEntry struct {
 	// lastSecond is the last whole second (Unix time) in which the token
 	// is valid: exp + leeway, rounded down, as the full check counts.
 	lastSecond int64
-	claims     Claims
+	// firstSecond is the first whole second in which the token is valid:
+	// the later of nbf and iat, less leeway, rounded up (math.MinInt64
+	// when it has neither).
+	firstSecond int64
+	claims      Claims
 }
 
 // servable reports whether e may be served at now: now is in the token's
-// last valid second or before. It is the full check's test,
-// !now.Truncate(time.Second).After(until), on whole seconds.
+// first valid second or after, and in its last valid second or before.
+// These are the full check's tests on whole seconds (checkClaims compares
+// now.Truncate(time.Second) with nbf and iat − leeway and exp + leeway).
 func (e *cacheEntry) servable(now time.Time) bool {
-	return now.Unix() <= e.lastSecond
+	s := now.Unix()
+	return s >= e.firstSecond && s <= e.lastSecond
+}
+
+// firstValidSecond returns the first whole second (Unix time) in which a
+// token with claims c is valid under leeway: the later of its nbf and iat
+// less leeway, rounded up; math.MinInt64 when it has neither.
+func firstValidSecond(c Claims, leeway time.Duration) int64 {
+	first := int64(math.MinInt64)
+	for _, t := range [...]time.Time{c.NotBefore, c.IssuedAt} {
+		if t.IsZero() {
+			continue
+		}
+		t = t.Add(-leeway)
+		s := t.Unix()
+		if t.Nanosecond() > 0 {
+			s++ // a second that starts before t is not valid
+		}
+		first = max(first, s)
+	}
+	return first
 }
 
 // newCache returns a cache of at most size entries (0 < size <= MaxCacheSize).
@@ -95,8 +121,9 @@ func (c *cache) get(tok string) (*cacheEntry, uint64) {
 
 // put remembers a verified token whose hash get returned, and returns the
 // VerifiedToken that shares its claims. until is exp + leeway.
-func (c *cache) put(h uint64, tok string, claims Claims, until time.Time) VerifiedToken {
-	e := &cacheEntry{hash: h, token: tok, lastSecond: until.Unix(), claims: claims}
+func (c *cache) put(h uint64, tok string, claims Claims, until time.Time, leeway time.Duration) VerifiedToken {
+	e := &cacheEntry{hash: h, token: tok, lastSecond: until.Unix(),
+		firstSecond: firstValidSecond(claims, leeway), claims: claims}
 	s := c.set(h)
 	i := c.slotFor(s, h)
 	s.entries[i].Store(e)

@@ -139,6 +139,57 @@ func TestCacheRespectsExpiry(t *testing.T) {
 	}
 }
 
+// TestCacheRespectsNotBefore: a cached token is served at a time exactly
+// when verifying it again would accept it, before its nbf and iat too,
+// which a clock that went back (or VerifyAt with an earlier time) asks
+// about. Every time around the first valid second, in quarter seconds, for
+// nbf, iat and both, with leeways of whole and fractional seconds.
+func TestCacheRespectsNotBefore(t *testing.T) {
+	t.Parallel()
+	start := cacheNow.Add(time.Minute) // nbf or iat
+	exp := start.Add(time.Hour)
+	claims := map[string]Claims{
+		"nbf":              {User: "alice", ExpiresAt: exp, NotBefore: start},
+		"iat":              {User: "alice", ExpiresAt: exp, IssuedAt: start},
+		"iat after nbf":    {User: "alice", ExpiresAt: exp, NotBefore: start.Add(-time.Minute), IssuedAt: start},
+		"nbf after iat":    {User: "alice", ExpiresAt: exp, NotBefore: start, IssuedAt: start.Add(-time.Minute)},
+		"neither (anchor)": {User: "alice", ExpiresAt: exp},
+	}
+	for name, c := range claims {
+		tok, err := Sign(cacheSecret, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, leeway := range []time.Duration{0, 1500 * time.Millisecond, 5 * time.Second} {
+			uncached := mustVerifier(t, cacheSecret, WithCacheSize(-1), WithLeeway(leeway))
+			cached := mustVerifier(t, cacheSecret, WithLeeway(leeway))
+			if _, err := cached.VerifyAt(tok, exp); err != nil { // into the cache
+				t.Fatal(err)
+			}
+			unverifiable(cached) // only the cache can say yes now
+			refused := 0
+			for at := start.Add(-leeway - 3*time.Second); at.Before(start.Add(2 * time.Second)); at = at.Add(250 * time.Millisecond) {
+				_, want := uncached.VerifyAt(tok, at)
+				_, got := cached.VerifyAt(tok, at)
+				if want != nil {
+					refused++
+					if !errors.Is(want, ErrNotYetValid) {
+						t.Fatalf("%s, leeway %v, at start%+v: verified %v, want ErrNotYetValid or nil", name, leeway, at.Sub(start), want)
+					}
+				}
+				if (got == nil) != (want == nil) {
+					t.Errorf("%s, leeway %v, at start%+v: the cache says %v, verifying says %v", name, leeway, at.Sub(start), got, want)
+				}
+			}
+			// The walk crosses the first valid second, except with neither
+			// claim, where every time is valid.
+			if (refused == 0) != (name == "neither (anchor)") {
+				t.Errorf("%s, leeway %v: %d times refused", name, leeway, refused)
+			}
+		}
+	}
+}
+
 // TestCacheExpiresOnTheRealClock: on the default clock (time.Now), a cached
 // token stops being served once its exp second has passed.
 func TestCacheExpiresOnTheRealClock(t *testing.T) {

@@ -248,24 +248,31 @@ func numericDateClaim(v *fastjson.Value) (optional[float64], error) {
 		// rounds correctly: fastjson's Float64 reads some exponent forms
 		// a hair low (0.169999996e10 as 1699999959.9999998), and whole
 		// seconds would then lose one.
-		var f float64
-		i, err := v.Int64()
-		if err == nil {
-			f = float64(i)
+		// The bound is checked before an integer becomes a float64, which
+		// would round 2^53+1 down to 2^53. A number that is not an integer
+		// must be below 2^53: one that rounds to 2^53 may have been beyond
+		// it.
+		if i, err := v.Int64(); err == nil {
+			if i >= -maxNumericDate && i <= maxNumericDate {
+				return optional[float64]{float64(i), true}, nil
+			}
 		} else if raw := v.MarshalTo(nil); len(raw) <= maxNumericDateText {
-			f, err = strconv.ParseFloat(string(raw), 64)
-		}
-		if err == nil && !math.IsNaN(f) && math.Abs(f) <= maxNumericDate {
-			return optional[float64]{f, true}, nil
+			f, err := strconv.ParseFloat(string(raw), 64)
+			if err == nil && !math.IsNaN(f) && math.Abs(f) < maxNumericDate {
+				return optional[float64]{f, true}, nil
+			}
 		}
 	}
 	return optional[float64]{}, ErrInvalidClaims
 }
 
-// numericDate turns a NumericDate into a time, as jwt.NumericDate does.
+// numericDate turns a NumericDate into a time, in whole seconds (rounded
+// down), as jwt.NumericDate does at its default precision. It does not go
+// through jwt.NewNumericDate, whose precision is a global
+// (jwt.TimePrecision) that any package in the program may change: a
+// verdict must not depend on it.
 func numericDate(f float64) time.Time {
-	sec, frac := math.Modf(f)
-	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))).Time
+	return time.Unix(int64(math.Floor(f)), 0)
 }
 
 // checkClaims decodes and reads the payload segment and applies the rules

@@ -101,7 +101,7 @@ func (v *Verifier) VerifyAt(tok string, now time.Time) (VerifiedToken, error) {
 		return VerifiedToken{}, err
 	}
 	if v.cache != nil {
-		return v.cache.put(h, tok, c, c.ExpiresAt.Add(v.leeway)), nil
+		return v.cache.put(h, tok, c, c.ExpiresAt.Add(v.leeway), v.leeway), nil
 	}
 	shared := new(Claims) // not &c, which would move c to the heap on every path
 	*shared = c

@@ -320,6 +320,31 @@ func TestVerifyTimeClaims(t *testing.T) {
 	})
 }
 
+// TestVerifyIgnoresJWTTimePrecision: dates are whole seconds, rounded
+// down, whatever golang-jwt's global jwt.TimePrecision says, which any
+// package of a program may change. Not parallel: it sets that global, and
+// puts it back before the parallel tests resume.
+func TestVerifyIgnoresJWTTimePrecision(t *testing.T) {
+	old := jwt.TimePrecision
+	t.Cleanup(func() { jwt.TimePrecision = old })
+	now := testNow
+	exp := strconv.FormatInt(testExp.Unix(), 10)
+	nbf := strconv.FormatInt(now.Unix(), 10) + ".5" // valid in its whole second
+	tok := withPayload(`{"user":"alice","exp":` + exp + `.75,"nbf":` + nbf + `,"iat":` + nbf + `}`)
+	want := token.Claims{User: "alice", ExpiresAt: testExp, NotBefore: now, IssuedAt: now}
+	for _, p := range []time.Duration{time.Second, time.Millisecond, time.Nanosecond} {
+		jwt.TimePrecision = p
+		v, err := token.NewVerifier(testSecret, token.WithCacheSize(-1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := claimsOf(v.VerifyAt(tok, now))
+		if err != nil || got != want {
+			t.Errorf("jwt.TimePrecision %v: %+v, %v; want %+v", p, got, err, want)
+		}
+	}
+}
+
 // tokenOfLength is a valid token, and its claims, exactly n bytes long:
 // the user is as many "u" as it takes.
 func tokenOfLength(tb testing.TB, n int) (string, token.Claims) {
@@ -545,6 +570,11 @@ func TestVerifyClaimTypes(t *testing.T) {
 		{name: "invalid escape in a string", tok: withPayload(`{"user":"al\xice","exp":` + exp + `}`), wantErr: token.ErrInvalidClaims},
 		{name: "exp at 2^53 seconds, the largest NumericDate", tok: withExp("9007199254740992"), want: token.Claims{User: "alice", ExpiresAt: time.Unix(1<<53, 0)}},
 		{name: "exp beyond 2^53 seconds", tok: withExp("1e300"), wantErr: token.ErrInvalidClaims},
+		// An integer is bounded before it becomes a float64, which would
+		// round 2^53+1 to 2^53; a fraction must be below 2^53.
+		{name: "exp at 2^53+1 seconds", tok: withExp("9007199254740993"), wantErr: token.ErrInvalidClaims},
+		{name: "exp at -(2^53+1) seconds", tok: withExp("-9007199254740993"), wantErr: token.ErrInvalidClaims},
+		{name: "exp 2^53+1 written as a fraction", tok: withExp("9007199254740993.0"), wantErr: token.ErrInvalidClaims},
 		{name: "exp beyond float64", tok: withExp("1e400"), wantErr: token.ErrInvalidClaims},
 	})
 }
