@@ -171,7 +171,11 @@ func checkConfig(cfg Config) error {
 	if err := token.CheckLeeway(cfg.Leeway); err != nil {
 		return fmt.Errorf("interceptors: Config.Leeway: %w", err)
 	}
-	for _, s := range []struct{ name, env, value string }{{"Secret", envSecret, cfg.Secret}, {"PreviousSecret", envPreviousSecret, cfg.PreviousSecret}} {
+	for _, s := range []struct{ name, env, value string }{
+		{"Secret", envSecret, cfg.Secret},
+		{"PreviousSecret", envPreviousSecret, cfg.PreviousSecret},
+		{"StatusToken", envStatusToken, cfg.StatusToken},
+	} {
 		if blankSecret(s.value) {
 			return fmt.Errorf("%w: Config.%s (%s or %s)", ErrBlankSecret, s.name, s.env, s.env+fileSuffix)
 		}
@@ -228,7 +232,11 @@ func (a *Authenticator) AuthFunc(ctx context.Context) (context.Context, error) {
 
 // tapped reports whether TapHandle let the call of ctx in and its decision
 // still holds (see stillValid). The tap decided on the method name grpc-go
-// routes by, and only a canonical one, so the name is not read again.
+// routes by, and only a canonical one, so a token's decision, which is the
+// same for every method, needs no name. A status token's is for status
+// methods only: the call's method is checked again, in case the tapped
+// context reached another call (a handler passing its context to an
+// in-process channel).
 func (a *Authenticator) tapped(ctx context.Context) bool {
 	// Looked up only once a tap has run: a miss walks the whole context
 	// chain.
@@ -236,7 +244,14 @@ func (a *Authenticator) tapped(ctx context.Context) bool {
 		return false
 	}
 	c := callerFrom(ctx)
-	return c != nil && c.tapped && a.stillValid(c)
+	if c == nil || !c.tapped || !a.stillValid(c) {
+		return false
+	}
+	if c.statusToken {
+		method, _ := grpc.Method(ctx)
+		return a.facts(method).status
+	}
+	return true
 }
 
 // Authenticate decides one call to fullMethod from the incoming metadata in

@@ -459,6 +459,10 @@ func TestNewRefusesUnboundedOrEmptySettings(t *testing.T) {
 		{"a blank secret", interceptors.Config{Secret: "\n"}, interceptors.ErrBlankSecret},
 		{"a secret of spaces", interceptors.Config{Secret: "  "}, interceptors.ErrBlankSecret},
 		{"a blank previous secret", interceptors.Config{Secret: secret, PreviousSecret: "\t"}, interceptors.ErrBlankSecret},
+		// A status token anyone can guess (STATUS_TOKEN=" ", a file holding
+		// a blank line) would open the status methods to anyone.
+		{"a blank status token", interceptors.Config{Secret: secret, StatusToken: " "}, interceptors.ErrBlankSecret},
+		{"a status token of a blank line", interceptors.Config{Secret: secret, StatusToken: "\n"}, interceptors.ErrBlankSecret},
 		{"a short secret (a warning)", interceptors.Config{Secret: "x"}, nil},
 		{"maximum leeway", interceptors.Config{Secret: secret, Leeway: token.MaxLeeway}, nil},
 		{"no allow-list", interceptors.Config{Secret: secret, Users: []string{}}, nil},

@@ -68,6 +68,12 @@ func (a *Authenticator) newPolicy(cfg Config) (*policy, error) {
 	if err := checkConfig(cfg); err != nil {
 		return nil, err
 	}
+	// The policy keeps its own copy of the lists: a caller that edits its
+	// slice in place and calls Update again must be seen to change them
+	// (sameAs, and the fixed method lists).
+	cfg.Users = slices.Clone(cfg.Users)
+	cfg.StatusMethods = slices.Clone(cfg.StatusMethods)
+	cfg.PublicMethods = slices.Clone(cfg.PublicMethods)
 	p := &policy{gen: policyGen.Add(1), statusToken: []byte(cfg.StatusToken), leeway: cfg.Leeway, cfg: cfg}
 	for _, u := range cfg.Users {
 		if u != "" {

@@ -125,6 +125,33 @@ func TestUpdateRevokesCachedUser(t *testing.T) {
 	assertCode(t, unary(bearerMD(t, secret, "ana"), echo), codes.OK, "")
 }
 
+// A caller that edits its Config's slices in place and calls Update again
+// is seen to change them: the policy keeps its own copy. Users: bob is
+// revoked and carol let in; StatusMethods, fixed at startup: refused, not
+// ignored.
+func TestUpdateSeesSlicesEditedInPlace(t *testing.T) {
+	t.Parallel()
+	users := []string{"ana", "bob"}
+	status := slices.Clone(wire.DefaultStatusMethods)
+	cfg := interceptors.Config{Secret: secret, Users: users, StatusMethods: status}
+	a, err := interceptors.New(cfg, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := tokengatev1.NewEchoServiceClient(serveAuth(t, a))
+	assertCode(t, unary(bearerMD(t, secret, "bob"), echo), codes.OK, "")
+	users[1] = "carol" // the reloader's new list, in the same array
+	if err := a.Update(cfg); err != nil {
+		t.Fatal(err)
+	}
+	assertCode(t, unary(bearerMD(t, secret, "bob"), echo), codes.Unauthenticated, "user not allowed")
+	assertCode(t, unary(bearerMD(t, secret, "carol"), echo), codes.OK, "")
+	status[0] = "/x.Y/Z"
+	if err := a.Update(cfg); !errors.Is(err, interceptors.ErrFixedSetting) {
+		t.Errorf("Update with a status method edited in place = %v, want ErrFixedSetting", err)
+	}
+}
+
 // A bad policy changes nothing: the old one keeps serving, and the refusal
 // is returned and reported.
 func TestUpdateRefusesBadPolicies(t *testing.T) {
@@ -149,6 +176,7 @@ func TestUpdateRefusesBadPolicies(t *testing.T) {
 		// asks for none, which is a change too.
 		{"no status methods is a change", interceptors.Config{Secret: secret, StatusMethods: []string{}}, interceptors.ErrFixedSetting},
 		{"a blank secret", interceptors.Config{Secret: " \n", Users: []string{"ana"}}, interceptors.ErrBlankSecret},
+		{"a blank status token", interceptors.Config{Secret: secret, Users: []string{"ana"}, StatusToken: " "}, interceptors.ErrBlankSecret},
 		// A secret file caught with one byte of its new content written.
 		{"a shorter secret", interceptors.Config{Secret: "0", Users: []string{"ana"}}, interceptors.ErrCannotWeaken},
 		{"a short previous secret", interceptors.Config{Secret: newSecret, PreviousSecret: "0", Users: []string{"ana"}}, interceptors.ErrCannotWeaken},

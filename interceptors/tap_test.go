@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/stats"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
 
 	"github.com/tokengate/tokengate/interceptors"
@@ -183,5 +184,40 @@ func TestTapDecisionHoldsForAnyExpiry(t *testing.T) {
 		if n := reports.Load(); n != 1 {
 			t.Errorf("exp %v: %d decisions reported, want 1 (the tap's)", exp, n)
 		}
+	}
+}
+
+// A tap's status-token decision is for status methods only: the same
+// context reaching the interceptors of a call to another method (a handler
+// handing its context to an in-process channel) is decided again, and
+// refused for want of a bearer token. A token's decision holds for any
+// method.
+func TestTappedStatusTokenOnlyOpensStatusMethods(t *testing.T) {
+	t.Parallel()
+	a, err := interceptors.New(interceptors.Config{Secret: secret, StatusToken: statusToken}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const statusMethod = "/tokengate.v1.StatusService/Status"
+	const other = "/tokengate.v1.EchoService/UnaryEcho"
+	authFunc := func(md metadata.MD, tappedFor, calling string) error {
+		t.Helper()
+		ctx, err := a.TapHandle(metadata.NewIncomingContext(context.Background(), md), &tap.Info{FullMethodName: tappedFor, Header: md})
+		if err != nil {
+			t.Fatalf("tap of %s: %v", tappedFor, err)
+		}
+		_, err = a.AuthFunc(grpc.NewContextWithServerTransportStream(ctx, fakeStream{method: calling}))
+		return err
+	}
+	statusMD := metadata.Pairs("x-status-token", statusToken)
+	if err := authFunc(statusMD, statusMethod, statusMethod); err != nil {
+		t.Errorf("status token on the status method it was tapped for: %v", err)
+	}
+	if err := authFunc(statusMD, statusMethod, other); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("status token tapped for %s, calling %s: %v, want Unauthenticated", statusMethod, other, err)
+	}
+	bearer := metadata.Pairs("authorization", "Bearer "+mustSign(t, secret, "ana", time.Now().Add(time.Hour)))
+	if err := authFunc(bearer, statusMethod, other); err != nil {
+		t.Errorf("token tapped for %s, calling %s: %v", statusMethod, other, err)
 	}
 }
