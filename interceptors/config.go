@@ -26,7 +26,8 @@ type Config struct {
 	// (TOKENS_USERS). Matching is exact and case-sensitive.
 	Users []string
 	// StatusToken lets monitors call the status methods without a JWT
-	// (STATUS_TOKEN), sent as x-status-token metadata. Empty disables it.
+	// (STATUS_TOKEN), sent as x-status-token metadata. Empty disables it;
+	// white space only is refused (ErrBlankSecret).
 	StatusToken string
 	// StatusMethods are the full method names (/pkg.Service/Method) on which
 	// the status token is accepted. A name ending in "/" covers every method

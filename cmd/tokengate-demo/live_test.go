@@ -297,6 +297,27 @@ func TestDemoVariablesAsBreviaReadsThem(t *testing.T) {
 	}
 }
 
+// An empty listen address is refused from a flag (-http-addr "$HTTP_ADDR"
+// with the variable unset), where net.Listen would take every interface;
+// the empty variable keeps the loopback default.
+func TestEmptyAddressIsRefused(t *testing.T) {
+	t.Parallel()
+	env := []string{"TOKENS_SECRET=" + testSecret, "HTTP_ADDR=", "GRPC_ADDR="}
+	o, err := parseOptions(nil, env, "", io.Discard)
+	if err != nil || o.grpcAddr != defaultGRPCAddr || o.httpAddr != defaultHTTPAddr {
+		t.Fatalf("empty variables: %+v, %v; want the loopback defaults", o, err)
+	}
+	for _, flag := range []string{"-grpc-addr", "-http-addr"} {
+		_, err := parseOptions([]string{flag + "="}, env, "", io.Discard)
+		if err == nil || !strings.Contains(err.Error(), flag+" is empty") {
+			t.Errorf("%s= : %v, want an error naming it", flag, err)
+		}
+	}
+	if o, err := parseOptions([]string{"-http-addr", ":0"}, env, "", io.Discard); err != nil || o.httpAddr != ":0" {
+		t.Errorf("-http-addr :0, every interface said on purpose: %+v, %v", o, err)
+	}
+}
+
 // -grpc-window and -grpc-conn-window fix the windows the gRPC listener
 // advertises (its first SETTINGS and WINDOW_UPDATE); a size grpc-go would
 // ignore is refused.

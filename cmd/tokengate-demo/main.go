@@ -140,6 +140,14 @@ func parseOptions(args, environ []string, dotEnv string, out io.Writer) (options
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
 	}
+	// An empty address would make net.Listen take every interface: a flag
+	// given an unset variable (-http-addr "$HTTP_ADDR") must not do that
+	// where the empty variable itself keeps the loopback default.
+	for _, f := range []struct{ name, value string }{{"-grpc-addr", o.grpcAddr}, {"-http-addr", o.httpAddr}} {
+		if f.value == "" {
+			return options{}, fmt.Errorf("%s is empty: give an address (every interface is \":PORT\", said on purpose)", f.name)
+		}
+	}
 	for _, w := range []struct {
 		name, value string
 		to          *int
