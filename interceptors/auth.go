@@ -153,9 +153,10 @@ func statusMethodSet(names []string) wire.MethodSet {
 	return wire.NewMethodSet(names...)
 }
 
-// ErrBlankSecret refuses a secret or previous secret of white space only:
-// a file holding a blank line, or a variable set to a space. Brevia would
-// sign and verify with it; it is a mistake, and a key anyone can guess.
+// ErrBlankSecret refuses a secret, previous secret or status token of white
+// space only: a file holding a blank line, or a variable set to a space.
+// Brevia would sign and verify with it (or compare a status token with it);
+// it is a mistake, and a key anyone can guess.
 // Authentication is off only with an empty secret.
 var ErrBlankSecret = errors.New("interceptors: the secret is only white space")
 
