@@ -109,6 +109,51 @@ func FuzzVerify(f *testing.F) {
 	})
 }
 
+// FuzzCacheAgreesWithVerify: a token verified once, and so cached, gets
+// at any later call exactly the verdict a Verifier without a cache gives it,
+// whatever its exp, nbf and iat (whole or fractional seconds, each present
+// or not), the leeway, and the times of the two calls (the second may be
+// earlier than the first: a clock that went back).
+func FuzzCacheAgreesWithVerify(f *testing.F) {
+	f.Add(int32(3600_000), int32(0), int32(0), uint8(0b011), uint32(0), int32(0), int32(-600_000))
+	f.Add(int32(3600_000), int32(1_500), int32(-500), uint8(0b111), uint32(1_500), int32(10_000), int32(1_250))
+	f.Add(int32(1_000), int32(0), int32(0), uint8(0), uint32(5_000), int32(0), int32(5_999))
+	f.Fuzz(func(t *testing.T, expMs, nbfMs, iatMs int32, flags uint8, leewayMs uint32, firstMs, thenMs int32) {
+		const base = 1_700_000_000
+		date := func(ms int32) string {
+			if flags&0b100 != 0 { // fractional seconds
+				return strconv.FormatFloat(base+float64(ms)/1000, 'f', -1, 64)
+			}
+			return strconv.FormatInt(base+int64(ms)/1000, 10)
+		}
+		payload := `{"user":"ana","exp":` + date(expMs)
+		if flags&0b001 != 0 {
+			payload += `,"nbf":` + date(nbfMs)
+		}
+		if flags&0b010 != 0 {
+			payload += `,"iat":` + date(iatMs)
+		}
+		tok := hs256(testSecret, b64(standardHeader), b64(payload+`}`))
+		leeway := time.Duration(leewayMs%uint32(token.MaxLeeway/time.Millisecond+1)) * time.Millisecond
+		at := func(ms int32) time.Time { return time.Unix(base, 0).Add(time.Duration(ms) * time.Millisecond) }
+		cached, err := token.NewVerifier(testSecret, token.WithLeeway(leeway))
+		if err != nil {
+			t.Fatal(err)
+		}
+		uncached, err := token.NewVerifier(testSecret, token.WithLeeway(leeway), token.WithCacheSize(-1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cached.VerifyAt(tok, at(firstMs)) // cached when valid then
+		got, gotErr := claimsOf(cached.VerifyAt(tok, at(thenMs)))
+		want, wantErr := claimsOf(uncached.VerifyAt(tok, at(thenMs)))
+		if got != want || (gotErr == nil) != (wantErr == nil) || !errors.Is(gotErr, wantErr) {
+			t.Fatalf("%s, leeway %v, verified at %v then at %v: with the cache %+v, %v; without %+v, %v",
+				payload, leeway, at(firstMs), at(thenMs), got, gotErr, want, wantErr)
+		}
+	})
+}
+
 // FuzzVerifyUser: a user is accepted as exactly the string Python's
 // json.loads reads from its JSON text, and refused only when that text
 // escapes half of a UTF-16 surrogate pair (which Python would keep, and
