@@ -6,6 +6,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/tokengate/tokengate/internal/settings"
 )
 
 // certFiles serves a certificate and key from files and picks up a renewed
@@ -56,7 +58,7 @@ func (c *certFiles) get(now time.Time) (*tls.Certificate, error) {
 	if err == nil && stamp == c.stamp {
 		return c.cert, nil
 	}
-	pair, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+	pair, err := loadPair(c.certFile, c.keyFile)
 	if err != nil {
 		if c.cert != nil {
 			return c.cert, nil // a renewal under way: keep serving the last good pair
@@ -65,6 +67,25 @@ func (c *certFiles) get(now time.Time) (*tls.Certificate, error) {
 	}
 	c.cert, c.stamp = &pair, stamp
 	return c.cert, nil
+}
+
+// maxPEMSize bounds a certificate (chain) or key file.
+const maxPEMSize = 1 << 20
+
+// loadPair is tls.LoadX509KeyPair reading only regular files of at most
+// maxPEMSize: the handshake that reloads the pair holds the lock every
+// handshake takes, so a path swapped for a named pipe or /dev/zero must not
+// block it or feed it for good.
+func loadPair(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := settings.ReadRegular(certFile, maxPEMSize)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	keyPEM, err := settings.ReadRegular(keyFile, maxPEMSize)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
 }
 
 // fileStamp identifies the current content of files cheaply.

@@ -12,42 +12,19 @@ import (
 // token or a user list is far smaller, and a larger file is a mistake.
 const MaxFileSize = 64 << 10
 
+// MaxDotEnvSize bounds a .env file, which may hold many other settings.
+const MaxDotEnvSize = 1 << 20
+
 // ReadFile reads the value of a _FILE variable (the convention of Docker's
 // official images): the whole content of path with one trailing newline
-// ("\n" or "\r\n") removed. It refuses a directory or any file that is not
-// regular, and a file over MaxFileSize. Its errors never hold the content,
-// and name the path only once it is known to name something: a path that
-// names nothing may be a secret pasted where its file's path belongs.
+// ("\n" or "\r\n") removed. It refuses what ReadRegular refuses, with
+// MaxFileSize. Its errors never hold the content, and name the path only
+// once it is known to name something: a path that names nothing may be a
+// secret pasted where its file's path belongs.
 func ReadFile(path string) (string, error) {
-	// Stat first: opening a named pipe would block until a writer came.
-	info, err := os.Stat(path)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // without the path
-		}
-		return "", fmt.Errorf("cannot use the file it names: %w", err)
-	}
-	if !info.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a regular file", path)
-	}
-	f, err := os.Open(path)
+	b, err := ReadRegular(path, MaxFileSize)
 	if err != nil {
 		return "", err
-	}
-	defer f.Close()
-	if info, err = f.Stat(); err != nil {
-		return "", err
-	}
-	if !info.Mode().IsRegular() { // swapped for something else meanwhile
-		return "", fmt.Errorf("%s is not a regular file", path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	if len(b) > MaxFileSize {
-		return "", fmt.Errorf("%s is larger than %d bytes", path, MaxFileSize)
 	}
 	s := string(b)
 	if len(s) > 0 && s[len(s)-1] == '\n' {
@@ -57,4 +34,39 @@ func ReadFile(path string) (string, error) {
 		}
 	}
 	return s, nil
+}
+
+// ReadRegular reads the whole of path, which must be a regular file of at
+// most limit bytes: never a directory, a named pipe or a device, which
+// could block the reader for good (a pipe with no writer) or feed it
+// without end (/dev/zero). The file is opened without blocking and checked
+// once open, so nothing swapped in at the path between a check and the
+// open can block it. Its errors name the path only once it is known to
+// name something (see ReadFile); one that names nothing matches
+// fs.ErrNotExist.
+func ReadRegular(path string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|openNonblock, 0)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // without the path
+		}
+		return nil, fmt.Errorf("cannot use the file it names: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return b, nil
 }

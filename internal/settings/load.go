@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"regexp"
 	"strings"
 	"unicode"
@@ -21,7 +20,8 @@ import (
 // The .env file is read only when environ lacks one of names, and a missing
 // file is no error. Where pydantic-settings would pick a value silently and
 // a mistake would weaken authentication, Load refuses instead:
-//   - a .env that cannot be read (not a file, no permission) or decoded;
+//   - a .env that cannot be read (not a regular file, no permission, over
+//     MaxDotEnvSize) or decoded;
 //   - a name set twice in one source, in any spellings, with different
 //     values (python-dotenv keeps the last of .env's);
 //   - in .env, a name with no "=", a malformed statement that mentions a
@@ -51,7 +51,7 @@ func Load(environ []string, dotEnvPath string, names ...string) (map[string]stri
 		return values, nil
 	}
 
-	data, err := os.ReadFile(dotEnvPath)
+	data, err := ReadRegular(dotEnvPath, MaxDotEnvSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return values, nil
 	}
