@@ -261,6 +261,10 @@ func TestNewNilUsesDefaultRegisterer(t *testing.T) {
 			Name: "tokengate_auth_decisions_total"}, []string{"method", "result", "reason"}))
 		prometheus.DefaultRegisterer.Unregister(prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "tokengate_auth_verification_seconds"}, []string{"result"}))
+		prometheus.DefaultRegisterer.Unregister(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokengate_policy_reloads_total"}, []string{"result"}))
+		prometheus.DefaultRegisterer.Unregister(prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tokengate_policy_applied_timestamp_seconds"}))
 	})
 	m.Hook()(context.Background(), interceptors.Decision{FullMethod: "/x.Y/Z", Allowed: true, Reason: interceptors.ReasonValidToken})
 	n, err := testutil.GatherAndCount(prometheus.DefaultGatherer, "tokengate_auth_decisions_total")
