@@ -29,3 +29,6 @@ func SetFailureRepeat(w *FileWatcher, d time.Duration) {
 func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	return configFrom(lookup)
 }
+
+// WatchedDirs is the directories w has a watch on.
+func WatchedDirs(w *FileWatcher) []string { return w.fs.WatchList() }

@@ -90,18 +90,23 @@ func NewFileWatcher(a *Authenticator, load func() (Config, error), files []strin
 // rename shows up (a watch on the file itself would follow the old inode),
 // and the directory the file resolves to, when that is elsewhere. A
 // directory that was removed (or moved) lost its watch with it: one made
-// again at its path is watched again from the next reload or poll.
+// again at its path is watched again from the next reload or poll. A
+// directory no file resolves to any more (the target of a symlink since
+// swapped away, and not removed) is no longer watched, so that watches do
+// not pile up, one per rotation, against the system's inotify limit.
 func (w *FileWatcher) watchDirs() error {
 	watched := map[string]bool{}
 	for _, d := range w.fs.WatchList() {
 		watched[d] = true
 	}
+	needed := map[string]bool{}
 	for _, f := range w.files {
 		dirs := []string{filepath.Dir(f)}
 		if real, err := filepath.EvalSymlinks(f); err == nil {
 			dirs = append(dirs, filepath.Dir(real))
 		}
 		for _, d := range dirs {
+			needed[d] = true
 			if watched[d] {
 				continue
 			}
@@ -112,6 +117,11 @@ func (w *FileWatcher) watchDirs() error {
 				continue // the poll still covers it
 			}
 			watched[d] = true
+		}
+	}
+	for d := range watched {
+		if !needed[d] {
+			_ = w.fs.Remove(d) // an error means the watch is gone already
 		}
 	}
 	return nil

@@ -3,8 +3,10 @@ package interceptors_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,6 +179,56 @@ func TestFileWatcherFollowsRename(t *testing.T) {
 	// And a plain write in place.
 	write(t, usersFile, "ana\nbob\n")
 	eventually(t, "edited users applied", func() bool { return allows(a, newSecret, "bob") == nil })
+}
+
+// A watcher drops the watch on a directory its files no longer resolve
+// to: a tool that points the files' symlinks at a new directory on every
+// rotation and leaves the old ones would otherwise use up the system's
+// inotify watches, one per rotation, until no reload is seen at all.
+func TestFileWatcherDropsWatchesOfSwappedAwayDirs(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	secretFile, usersFile := filepath.Join(root, "secret"), filepath.Join(root, "users")
+	point := func(dir, key string) {
+		t.Helper()
+		write(t, filepath.Join(dir, "secret"), key)
+		write(t, filepath.Join(dir, "users"), "ana")
+		for _, name := range []string{"secret", "users"} {
+			tmp := filepath.Join(root, "."+name+".tmp")
+			if err := os.Symlink(filepath.Join(dir, name), tmp); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(tmp, filepath.Join(root, name)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	first := t.TempDir()
+	point(first, secret)
+	a, err := interceptors.New(interceptors.Config{Secret: secret, Users: []string{"ana"}}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := watch(t, a, loadFrom(secretFile, usersFile), secretFile, usersFile)
+	want := func(dirs ...string) {
+		t.Helper()
+		got := interceptors.WatchedDirs(w)
+		slices.Sort(got)
+		slices.Sort(dirs)
+		if !slices.Equal(got, dirs) {
+			t.Errorf("watched %q, want %q", got, dirs)
+		}
+	}
+	want(root, first)
+	for i, key := range []string{newSecret, secret, newSecret} {
+		next := t.TempDir() // the one before stays where it was
+		point(next, key)
+		eventually(t, fmt.Sprintf("rotation %d applied", i+1), func() bool { return allows(a, key, "ana") == nil })
+		if err := w.Reload(); err != nil { // the watches are settled once Reload returns
+			t.Fatal(err)
+		}
+		want(root, next)
+	}
 }
 
 func write(t *testing.T, path, content string) {
