@@ -96,7 +96,7 @@ func ConfigFromEnv() (Config, error) {
 // with different values, a variable set both directly and through its
 // _FILE variable (ErrBothSet), TOKENS_SECRET_FILE or TOKENS_USERS_FILE set
 // to nothing while its variable is empty too, a _FILE that cannot be read (ErrPolicyFile)
-// or holds an empty secret, a secret of white space only (ErrBlankSecret), a TOKENS_USERS that is set but names no user
+// or holds an empty secret or status token, a secret of white space only (ErrBlankSecret), a TOKENS_USERS that is set but names no user
 // (ErrNoUsers), a TOKENS_LEEWAY that is not a duration or is outside what
 // token.CheckLeeway allows, and a TOKENS_CACHE_SIZE that is not an integer
 // up to token.MaxCacheSize. Errors name variables and lines, never a
@@ -166,6 +166,12 @@ func configFrom(lookup func(string) (string, bool)) (Config, error) {
 	// emptying a file.
 	if fromFile[envSecret] && cfg.Secret == "" {
 		return Config{}, fmt.Errorf("%s names an empty file: put the secret in it (make one with `openssl rand -hex 32`), or unset it to turn authentication off", envSecret+fileSuffix)
+	}
+	// So is a status-token file (one holding only a newline too): read as
+	// none, it would lock the monitors out and end their open Watch
+	// streams. An empty previous-secret file ends a rotation.
+	if fromFile[envStatusToken] && cfg.StatusToken == "" {
+		return Config{}, fmt.Errorf("%s names an empty file: put the status token in it, or unset it to turn the status token off", envStatusToken+fileSuffix)
 	}
 	users := values[envUsers]
 	if fromFile[envUsers] {

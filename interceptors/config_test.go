@@ -238,6 +238,7 @@ func TestConfigFromFiles(t *testing.T) {
 	secretFile := file("secret", "file-secret\n")
 	previousFile := file("previous", "file-previous\n")
 	emptyFile := file("empty", "")
+	newlineFile := file("newline", "\n")
 	usersFile := file("users", "# who may call\nana\nbob, carla\n\n  dan  # the new one\n")
 	nobodyFile := file("nobody", "# nobody yet\n\n , \n")
 	statusFile := file("status", "file-status\r\n")
@@ -274,6 +275,9 @@ func TestConfigFromFiles(t *testing.T) {
 	}{
 		{"both a variable and its file", []string{"TOKENS_SECRET=x", "TOKENS_SECRET_FILE=" + secretFile}, interceptors.ErrBothSet},
 		{"empty secret file", []string{"TOKENS_SECRET_FILE=" + emptyFile}, nil},
+		{"secret file of a newline", []string{"TOKENS_SECRET_FILE=" + newlineFile}, nil},
+		{"empty status-token file", []string{"TOKENS_SECRET=x", "STATUS_TOKEN_FILE=" + emptyFile}, nil},
+		{"status-token file of a newline", []string{"TOKENS_SECRET=x", "STATUS_TOKEN_FILE=" + newlineFile}, nil},
 		{"users file naming nobody", []string{"TOKENS_SECRET=x", "TOKENS_USERS_FILE=" + nobodyFile}, interceptors.ErrNoUsers},
 		{"missing file", []string{"TOKENS_SECRET_FILE=" + filepath.Join(dir, "nope")}, os.ErrNotExist},
 		{"a directory", []string{"TOKENS_SECRET_FILE=" + dir}, interceptors.ErrPolicyFile},

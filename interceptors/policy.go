@@ -68,12 +68,11 @@ func (a *Authenticator) newPolicy(cfg Config) (*policy, error) {
 	if err := checkConfig(cfg); err != nil {
 		return nil, err
 	}
-	// The policy keeps its own copy of the lists: a caller that edits its
+	// The policy keeps its own copy of the users: a caller that edits its
 	// slice in place and calls Update again must be seen to change them
-	// (sameAs, and the fixed method lists).
+	// (sameAs). The method lists live in the Authenticator's sets, built
+	// once by New.
 	cfg.Users = slices.Clone(cfg.Users)
-	cfg.StatusMethods = slices.Clone(cfg.StatusMethods)
-	cfg.PublicMethods = slices.Clone(cfg.PublicMethods)
 	p := &policy{gen: policyGen.Add(1), statusToken: []byte(cfg.StatusToken), leeway: cfg.Leeway, cfg: cfg}
 	for _, u := range cfg.Users {
 		if u != "" {

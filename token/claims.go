@@ -222,9 +222,9 @@ func hex4(b []byte) (rune, bool) {
 	return r, true
 }
 
-// maxNumericDate bounds NumericDates to the integers a float64 holds
-// exactly (about 285 million years either way), so that every value has one
-// meaning on every platform.
+// maxNumericDate bounds NumericDates, which must be below it in size: the
+// integers a float64 holds exactly (about 285 million years either way), so
+// that every value has one meaning on every platform.
 const maxNumericDate = 1 << 53
 
 // maxNumericDateText bounds how a NumericDate may be written: strconv
@@ -248,12 +248,12 @@ func numericDateClaim(v *fastjson.Value) (optional[float64], error) {
 		// rounds correctly: fastjson's Float64 reads some exponent forms
 		// a hair low (0.169999996e10 as 1699999959.9999998), and whole
 		// seconds would then lose one.
-		// The bound is checked before an integer becomes a float64, which
-		// would round 2^53+1 down to 2^53. A number that is not an integer
-		// must be below 2^53: one that rounds to 2^53 may have been beyond
-		// it.
+		// Every date must be below 2^53 in size, however it is written.
+		// An integer is bounded before it becomes a float64, which would
+		// round 2^53+1 down to 2^53; another number is bounded once
+		// parsed, so one that rounds to 2^53 is refused too.
 		if i, err := v.Int64(); err == nil {
-			if i >= -maxNumericDate && i <= maxNumericDate {
+			if i > -maxNumericDate && i < maxNumericDate {
 				return optional[float64]{float64(i), true}, nil
 			}
 		} else if raw := v.MarshalTo(nil); len(raw) <= maxNumericDateText {

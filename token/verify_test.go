@@ -568,10 +568,17 @@ func TestVerifyClaimTypes(t *testing.T) {
 		{name: "user with escapes around a pair", tok: withUser(`"\"\u00e9\ud83d\ude00\/\n"`), want: claimsOf("\"é😀/\n")},
 		{name: "payload not UTF-8", tok: withPayload("{\"user\":\"al\xffice\",\"exp\":" + exp + "}"), wantErr: token.ErrInvalidClaims},
 		{name: "invalid escape in a string", tok: withPayload(`{"user":"al\xice","exp":` + exp + `}`), wantErr: token.ErrInvalidClaims},
-		{name: "exp at 2^53 seconds, the largest NumericDate", tok: withExp("9007199254740992"), want: token.Claims{User: "alice", ExpiresAt: time.Unix(1<<53, 0)}},
+		{name: "exp at 2^53-1 seconds, the largest NumericDate", tok: withExp("9007199254740991"), want: token.Claims{User: "alice", ExpiresAt: time.Unix(1<<53-1, 0)}},
+		{name: "exp at -(2^53-1) seconds, the smallest NumericDate", tok: withExp("-9007199254740991"), wantErr: token.ErrExpired},
+		// 2^53 is refused however it is written: its verdict does not
+		// depend on the spelling.
+		{name: "exp at 2^53 seconds", tok: withExp("9007199254740992"), wantErr: token.ErrInvalidClaims},
+		{name: "exp at 2^53 seconds written as a fraction", tok: withExp("9007199254740992.0"), wantErr: token.ErrInvalidClaims},
+		{name: "exp at 2^53 seconds written with an exponent", tok: withExp("9.007199254740992e15"), wantErr: token.ErrInvalidClaims},
+		{name: "exp at -2^53 seconds", tok: withExp("-9007199254740992"), wantErr: token.ErrInvalidClaims},
 		{name: "exp beyond 2^53 seconds", tok: withExp("1e300"), wantErr: token.ErrInvalidClaims},
 		// An integer is bounded before it becomes a float64, which would
-		// round 2^53+1 to 2^53; a fraction must be below 2^53.
+		// round 2^53+1 to 2^53.
 		{name: "exp at 2^53+1 seconds", tok: withExp("9007199254740993"), wantErr: token.ErrInvalidClaims},
 		{name: "exp at -(2^53+1) seconds", tok: withExp("-9007199254740993"), wantErr: token.ErrInvalidClaims},
 		{name: "exp 2^53+1 written as a fraction", tok: withExp("9007199254740993.0"), wantErr: token.ErrInvalidClaims},
