@@ -79,11 +79,11 @@ const maxPEMSize = 1 << 20
 func loadPair(certFile, keyFile string) (tls.Certificate, error) {
 	certPEM, err := settings.ReadRegular(certFile, maxPEMSize)
 	if err != nil {
-		return tls.Certificate{}, err
+		return tls.Certificate{}, fmt.Errorf("certificate: %w", err)
 	}
 	keyPEM, err := settings.ReadRegular(keyFile, maxPEMSize)
 	if err != nil {
-		return tls.Certificate{}, err
+		return tls.Certificate{}, fmt.Errorf("key: %w", err)
 	}
 	return tls.X509KeyPair(certPEM, keyPEM)
 }

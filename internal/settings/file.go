@@ -39,23 +39,26 @@ func ReadFile(path string) (string, error) {
 // ReadRegular reads the whole of path, which must be a regular file of at
 // most limit bytes: never a directory, a named pipe or a device, which
 // could block the reader for good (a pipe with no writer) or feed it
-// without end (/dev/zero). The file is opened without blocking and checked
-// once open, so nothing swapped in at the path between a check and the
-// open can block it. Its errors name the path only once it is known to
-// name something (see ReadFile); one that names nothing matches
-// fs.ErrNotExist.
+// without end (/dev/zero). What the path names is checked before it is
+// opened, so that no device is opened (opening some has effects: a
+// terminal, a tape, a watchdog), and again once open, without blocking, so
+// that nothing swapped in between the two can block the reader. Its errors
+// name the path only once it is known to name something (see ReadFile);
+// one that names nothing matches fs.ErrNotExist.
 func ReadRegular(path string, limit int64) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, withoutPath(err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
 	f, err := os.OpenFile(path, os.O_RDONLY|openNonblock, 0)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // without the path
-		}
-		return nil, fmt.Errorf("cannot use the file it names: %w", err)
+		return nil, withoutPath(err)
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
+	if info, err = f.Stat(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if !info.Mode().IsRegular() {
@@ -69,4 +72,14 @@ func ReadRegular(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
 	}
 	return b, nil
+}
+
+// withoutPath is the error of a path that may name nothing, without the
+// path: it may be a secret pasted where its file's path belongs.
+func withoutPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("cannot use the file it names: %w", err)
 }

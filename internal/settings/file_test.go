@@ -100,8 +100,8 @@ func TestLoadRefusesDotEnvNotARegularFile(t *testing.T) {
 
 // ReadFile opens without blocking and checks what it opened, so a named
 // pipe renamed over the path at any moment is refused, never waited on. A
-// check before the open (which ReadFile once made) would leave a moment
-// for the swap; this loop found it within a second.
+// check before the open alone (which ReadFile once made) would leave a
+// moment for the swap; this loop found it within a second.
 func TestReadFileNeverBlocksOnASwappedPipe(t *testing.T) {
 	t.Parallel()
 	dir, keep := t.TempDir(), t.TempDir()
@@ -148,4 +148,40 @@ func TestReadFileNeverBlocksOnASwappedPipe(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// What is not a regular file is refused before it is opened: opening a
+// device can have effects. Here the effect is visible: opening a named
+// pipe to read lets a writer waiting on it go on.
+func TestReadRegularDoesNotOpenWhatItRefuses(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "pipe")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan *os.File, 1)
+	go func() {
+		w, err := os.OpenFile(path, os.O_WRONLY, 0) // blocks until a reader opens it
+		if err != nil {
+			t.Error(err)
+		}
+		opened <- w
+	}()
+	if _, err := settings.ReadRegular(path, 1); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("ReadRegular(a named pipe) = %v, want not a regular file", err)
+	}
+	select {
+	case w := <-opened:
+		w.Close()
+		t.Fatal("ReadRegular opened the named pipe it refused")
+	case <-time.After(100 * time.Millisecond):
+	}
+	r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // lets the writer go
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if w := <-opened; w != nil {
+		w.Close()
+	}
 }
