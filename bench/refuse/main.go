@@ -159,10 +159,7 @@ func main() {
 	s.Dials, s.BytesSent = r.dials.Load(), r.sent.Load()
 	s.Unexpected = r.unexpected
 	s.Rate = float64(s.Answered) / s.ElapsedS
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		s.CPUS = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-	}
+	s.CPUS = cpuSeconds()
 	out, _ := json.Marshal(s)
 	fmt.Println(string(out))
 	if s.Answered != s.Expected {
