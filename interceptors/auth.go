@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -51,7 +52,8 @@ type Decision struct {
 // DecisionHook sees every decision. It runs on the call's goroutine, or,
 // for calls TapHandle decides, on the connection's reader goroutine with a
 // transport lock held, so it must be quick, never block, and be safe for
-// concurrent use.
+// concurrent use. A hook that panics is logged with its stack and
+// ignored: the decision stands and the other hooks still see it.
 type DecisionHook func(ctx context.Context, d Decision)
 
 // Option configures an Authenticator.
@@ -392,9 +394,30 @@ func (a *Authenticator) refuseMethod(ctx context.Context) error {
 	return denialFor(ErrMalformedMethod).status
 }
 
+// report hands d to every decision hook. A hook that panics is logged
+// with its stack and the others still run: the decision stands, and a
+// panic must not unwind the connection's reader goroutine, where the tap
+// calls it (grpc-go would hang the connection, and Server.Stop with it).
 func (a *Authenticator) report(ctx context.Context, d Decision) {
 	for _, h := range a.hooks {
-		h(ctx, d)
+		a.callHook(h, ctx, d)
+	}
+}
+
+func (a *Authenticator) callHook(h DecisionHook, ctx context.Context, d Decision) {
+	defer a.recoverHook("decision", d.FullMethod)
+	h(ctx, d)
+}
+
+// recoverHook, deferred around a hook, logs a panic in it instead of
+// passing it on.
+func (a *Authenticator) recoverHook(kind, method string) {
+	if r := recover(); r != nil {
+		args := []any{"panic", fmt.Sprint(r), "stack", string(debug.Stack())}
+		if method != "" {
+			args = append(args, "method", method)
+		}
+		a.logger.Error("tokengate: a "+kind+" hook panicked; the panic was logged and ignored", args...)
 	}
 }
 

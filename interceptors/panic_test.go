@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tokengate/tokengate/interceptors"
+	"github.com/tokengate/tokengate/internal/demoservice"
 	tokengatev1 "github.com/tokengate/tokengate/proto/tokengate/v1"
 )
 
@@ -208,5 +211,108 @@ func TestAbandonedStreamHandlerIsObserved(t *testing.T) {
 	if out := logs.String(); !strings.Contains(out, "panicked after tokengate ended its stream") ||
 		!strings.Contains(out, "/tokengate.v1.EchoService/BidirectionalStreamingEcho") {
 		t.Errorf("log does not say what happened where:\n%s", out)
+	}
+}
+
+// syncBuffer is a log destination safe for the goroutines of a server.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A decision hook that panics is logged and ignored, with the tap and
+// without it: the decision stands and the hooks after it still run. Without
+// the tap the panic would crash a server with no recovery interceptor (this
+// one has none); in the tap it would unwind grpc-go's connection reader,
+// which then hangs the connection and Server.Stop for good.
+func TestPanickingDecisionHookIsLoggedAndIgnored(t *testing.T) {
+	t.Parallel()
+	for _, tapped := range []bool{true, false} {
+		t.Run(map[bool]string{true: "tap", false: "interceptors_only"}[tapped], func(t *testing.T) {
+			t.Parallel()
+			var logs syncBuffer
+			var mu sync.Mutex
+			var seen []bool
+			a, err := interceptors.New(interceptors.Config{Secret: secret},
+				interceptors.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))),
+				interceptors.WithDecisionHook(func(context.Context, interceptors.Decision) { panic("hook bug") }),
+				interceptors.WithDecisionHook(func(_ context.Context, d interceptors.Decision) {
+					mu.Lock()
+					defer mu.Unlock()
+					seen = append(seen, d.Allowed)
+				}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor())}
+			if tapped {
+				opts = append(opts, grpc.InTapHandle(a.TapHandle))
+			}
+			srv := grpc.NewServer(opts...)
+			tokengatev1.RegisterEchoServiceServer(srv, demoservice.Echo{})
+			echo := tokengatev1.NewEchoServiceClient(serveInMemory(t, srv))
+			call := func(ctx context.Context) error {
+				ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				defer cancel()
+				return unary(ctx, echo)
+			}
+			tok := mustSign(t, secret, "ana", time.Now().Add(time.Hour))
+			assertCode(t, call(context.Background()), codes.Unauthenticated, "missing bearer token")
+			assertCode(t, call(withMD("authorization", "Bearer "+tok)), codes.OK, "")
+			mu.Lock()
+			if !slices.Equal(seen, []bool{false, true}) {
+				t.Errorf("the hook after the panicking one saw %v, want [false true]", seen)
+			}
+			mu.Unlock()
+			out := logs.String()
+			if n := strings.Count(out, "decision hook panicked"); n != 2 || !strings.Contains(out, "hook bug") || !strings.Contains(out, "stack") {
+				t.Errorf("log of the two panics (%d):\n%.600s", n, out)
+			}
+			if strings.Contains(out, tok) {
+				t.Error("the log holds the token")
+			}
+		})
+	}
+}
+
+// A policy hook that panics is logged and ignored: the policy is applied,
+// and a FileWatcher's goroutine, which calls the hooks, lives on.
+func TestPanickingPolicyHookIsLoggedAndIgnored(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	var ev events
+	a, err := interceptors.New(interceptors.Config{Secret: secret},
+		interceptors.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))),
+		interceptors.WithPolicyHook(func(interceptors.PolicyEvent) { panic("policy hook bug") }),
+		interceptors.WithPolicyHook(ev.hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Update(interceptors.Config{Secret: newSecret}); err != nil {
+		t.Fatal(err)
+	}
+	if err := allows(a, newSecret, "ana"); err != nil {
+		t.Errorf("the new policy is not in force: %v", err)
+	}
+	if err := a.Update(interceptors.Config{Secret: " "}); err == nil {
+		t.Error("a blank secret was applied")
+	}
+	if got := ev.list(); len(got) != 2 || !got[0].Applied || got[1].Applied {
+		t.Errorf("the hook after the panicking one saw %+v, want one applied and one refused", got)
+	}
+	if n := strings.Count(logs.String(), "policy hook panicked"); n != 2 {
+		t.Errorf("%d panics logged, want 2:\n%.600s", n, logs.String())
 	}
 }

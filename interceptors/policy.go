@@ -148,7 +148,8 @@ type PolicyEvent struct {
 }
 
 // PolicyHook sees every policy change and every refused one. It must be
-// safe for concurrent use.
+// safe for concurrent use. A hook that panics is logged with its stack and
+// ignored: the policy is applied (or refused) all the same.
 type PolicyHook func(PolicyEvent)
 
 // WithPolicyHook adds a hook that sees every Update, applied or refused,
@@ -233,8 +234,13 @@ func (a *Authenticator) policyApplied(revoked int) {
 	e := PolicyEvent{Applied: true, Time: time.Now(), Revoked: revoked}
 	a.logger.Info("tokengate: new policy applied", "streams_ended", revoked)
 	for _, h := range a.policyHooks {
-		h(e)
+		a.callPolicyHook(h, e)
 	}
+}
+
+func (a *Authenticator) callPolicyHook(h PolicyHook, e PolicyEvent) {
+	defer a.recoverHook("policy", "")
+	h(e)
 }
 
 // policyRefused reports a policy that was not applied: refused by Update,
@@ -243,7 +249,7 @@ func (a *Authenticator) policyRefused(err error) {
 	e := PolicyEvent{Err: err, Time: time.Now()}
 	a.logger.Error("tokengate: new policy refused; the previous one keeps serving", "err", err)
 	for _, h := range a.policyHooks {
-		h(e)
+		a.callPolicyHook(h, e)
 	}
 }
 

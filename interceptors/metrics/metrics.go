@@ -34,9 +34,10 @@ type Metrics struct {
 	// costs one lookup in a plain map instead of hashing and checking its
 	// three label values (GetMetricWithLabelValues). The map is never
 	// changed once published: a new series copies it (under mu), which is
-	// rare, and stops at maxCachedSeries.
-	counters atomic.Pointer[map[series]prometheus.Counter]
-	mu       sync.Mutex
+	// rare, and bounded (maxSeries).
+	counters  atomic.Pointer[map[series]prometheus.Counter]
+	mu        sync.Mutex
+	maxSeries int
 	// One observer per result, looked up once rather than on every call.
 	allowedSeconds prometheus.Observer
 	deniedSeconds  prometheus.Observer
@@ -102,6 +103,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		reloadsApplied:  reloads.WithLabelValues(ReloadApplied),
 		reloadsRejected: reloads.WithLabelValues(ReloadRejected),
 		policyApplied:   applied,
+		maxSeries:       maxSeries,
 	}, nil
 }
 
@@ -112,11 +114,13 @@ type series struct {
 	reason  interceptors.Reason
 }
 
-// maxCachedSeries bounds the cache of counters. The Authenticator bounds
-// method names once it knows the server's (KnowMethods); a server that
-// never tells it could see a series per name a caller invents, and those
-// beyond the bound are looked up in the CounterVec each time.
-const maxCachedSeries = 1024
+// maxSeries bounds the series of tokengate_auth_decisions_total. The
+// Authenticator bounds method names once it knows the server's
+// (KnowMethods); a server that never tells it would see a series per name
+// a caller invents. Past the bound, a decision of a series not yet seen is
+// counted under the method UnregisteredMethod, so the label set stays
+// bounded whatever callers send.
+const maxSeries = 4096 // a field's default, so that tests can lower it
 
 // counter returns the counter of a decision's series, or nil when the
 // series cannot be made.
@@ -126,6 +130,18 @@ func (m *Metrics) counter(key series) prometheus.Counter {
 			return c
 		}
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var old map[series]prometheus.Counter
+	if p := m.counters.Load(); p != nil {
+		old = *p
+	}
+	if len(old) >= m.maxSeries {
+		key.method = interceptors.UnregisteredMethod
+	}
+	if c, ok := old[key]; ok {
+		return c
+	}
 	result := ResultAllowed
 	if !key.allowed {
 		result = ResultDenied
@@ -134,15 +150,8 @@ func (m *Metrics) counter(key series) prometheus.Counter {
 	if err != nil {
 		return nil
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	next := map[series]prometheus.Counter{}
-	if old := m.counters.Load(); old != nil {
-		if len(*old) >= maxCachedSeries {
-			return c
-		}
-		next = maps.Clone(*old)
-	}
+	next := make(map[series]prometheus.Counter, len(old)+1)
+	maps.Copy(next, old)
 	next[key] = c
 	m.counters.Store(&next)
 	return c

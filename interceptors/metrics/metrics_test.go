@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -350,6 +351,39 @@ func TestInvalidMethodNameFoldedWithoutKnowMethods(t *testing.T) {
 # HELP tokengate_auth_decisions_total Authentication decisions by gRPC method, result (allowed or denied) and reason.
 # TYPE tokengate_auth_decisions_total counter
 tokengate_auth_decisions_total{method="unregistered",reason="missing_token",result="denied"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tokengate_auth_decisions_total"); err != nil {
+		t.Error(err)
+	}
+}
+
+// Without KnowMethods, a caller can invent a well-formed name per call.
+// Past the bound on series, a series not yet seen is counted under
+// "unregistered", so the label set stays bounded; series seen before the
+// bound keep counting.
+func TestSeriesAreBounded(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics.SetMaxSeries(m, 3)
+	hook := m.Hook()
+	deny := func(method string) {
+		hook(context.Background(), interceptors.Decision{FullMethod: method, Reason: interceptors.ReasonMissingToken, Err: token.ErrMissing})
+	}
+	for i := range 10 {
+		deny(fmt.Sprintf("/made.up.Service/M%d", i))
+	}
+	deny("/made.up.Service/M0")
+	want := `
+# HELP tokengate_auth_decisions_total Authentication decisions by gRPC method, result (allowed or denied) and reason.
+# TYPE tokengate_auth_decisions_total counter
+tokengate_auth_decisions_total{method="/made.up.Service/M0",reason="missing_token",result="denied"} 2
+tokengate_auth_decisions_total{method="/made.up.Service/M1",reason="missing_token",result="denied"} 1
+tokengate_auth_decisions_total{method="/made.up.Service/M2",reason="missing_token",result="denied"} 1
+tokengate_auth_decisions_total{method="unregistered",reason="missing_token",result="denied"} 7
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tokengate_auth_decisions_total"); err != nil {
 		t.Error(err)
