@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	grpcmw "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors" // not this package: go-grpc-middleware's call metadata
@@ -612,7 +613,19 @@ func (a *Authenticator) methodName(fullMethod string, f methodFacts, fromServer 
 	return fullMethod
 }
 
-// wellFormedName reports whether a method name can be a label as it is.
+// wellFormedName reports whether a method name can be a label, and a log
+// field, as it is: UTF-8 with no control character. HTTP/2 cannot carry a
+// control character in a path, but grpc.Server.ServeHTTP takes the path
+// percent-decoded, so "%0a" or an escape sequence could reach a log
+// handler that does not quote its fields.
 func wellFormedName(name string) bool {
-	return name != "" && name[0] == '/' && len(name) <= maxMethodNameSize && utf8.ValidString(name)
+	if name == "" || name[0] != '/' || len(name) > maxMethodNameSize || !utf8.ValidString(name) {
+		return false
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }

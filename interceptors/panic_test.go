@@ -316,3 +316,26 @@ func TestPanickingPolicyHookIsLoggedAndIgnored(t *testing.T) {
 		t.Errorf("%d panics logged, want 2:\n%.600s", n, logs.String())
 	}
 }
+
+// A method name with a control character (which grpc.Server.ServeHTTP can
+// hand over, percent-decoded from the URL) reaches the hooks, and so logs
+// and metric labels, as "unregistered", never as it is.
+func TestMethodNamesWithControlCharactersAreFolded(t *testing.T) {
+	t.Parallel()
+	var got []string
+	a, err := interceptors.New(interceptors.Config{Secret: secret}, quiet(),
+		interceptors.WithDecisionHook(func(_ context.Context, d interceptors.Decision) { got = append(got, d.FullMethod) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"/x.Y/Z", "/x.Y/a\nlevel=ERROR", "/x.Y/\x1b[31mred", "/x.Y/a\u0085b", "/x.Y/é"}
+	for _, name := range names {
+		if _, err := a.Authenticate(context.Background(), name); status.Code(err) != codes.Unauthenticated {
+			t.Errorf("%q: %v, want Unauthenticated", name, err)
+		}
+	}
+	want := []string{"/x.Y/Z", interceptors.UnregisteredMethod, interceptors.UnregisteredMethod, interceptors.UnregisteredMethod, "/x.Y/é"}
+	if !slices.Equal(got, want) {
+		t.Errorf("hooks saw %q, want %q", got, want)
+	}
+}
