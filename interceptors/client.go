@@ -267,7 +267,9 @@ func (c *mintingCredentials) token() (*mintedToken, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &mintedToken{header: "Bearer " + tok, renewAt: claims.ExpiresAt.Add(-c.margin)}
+	// Renewal is timed from now, which carries the monotonic clock, so
+	// that a wall clock set back does not keep a token past its expiry.
+	t := &mintedToken{header: "Bearer " + tok, renewAt: now.Add(claims.ExpiresAt.Sub(now) - c.margin)}
 	c.current.Store(t)
 	return t, nil
 }

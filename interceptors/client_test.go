@@ -374,6 +374,25 @@ func TestMintingCredentialsRenewal(t *testing.T) {
 	}
 }
 
+// Renewal is timed on the monotonic clock, not on the token's exp (wall
+// time): a wall clock set back an hour would otherwise keep sending a token
+// for an hour past its expiry, which every server refuses.
+func TestMintingCredentialsRenewOnTheMonotonicClock(t *testing.T) {
+	t.Parallel()
+	c, err := interceptors.MintingCredentials([]byte(secret), "ana", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bearerOf(t, c)
+	renewAt := interceptors.RenewAt(c)
+	if renewAt.Round(0) == renewAt { // Round(0) strips the monotonic reading
+		t.Errorf("renewal time %v has no monotonic clock reading", renewAt)
+	}
+	if d := time.Until(renewAt); d < 47*time.Minute || d > 48*time.Minute {
+		t.Errorf("renewal in %v, want about 48m (exp less 12m)", d)
+	}
+}
+
 // Callers on 50 goroutines cross a renewal point, ten times over. Each
 // reading of the clock moves it on by a second and every caller reads it
 // before any goes on, so a credential that minted more than once per

@@ -32,3 +32,7 @@ func ConfigFromLookup(lookup func(string) (string, bool)) (Config, error) {
 
 // WatchedDirs is the directories w has a watch on.
 func WatchedDirs(w *FileWatcher) []string { return w.fs.WatchList() }
+
+// RenewAt is when credentials made by MintingCredentials renew the token
+// they last minted.
+func RenewAt(c any) time.Time { return c.(*mintingCredentials).current.Load().renewAt }
