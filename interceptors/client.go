@@ -213,8 +213,17 @@ func (c *mintingCredentials) acceptsSecret(s string) bool {
 }
 
 type mintedToken struct {
-	header  string // "Bearer <token>"
-	renewAt time.Time
+	header  string    // "Bearer <token>"
+	renewAt time.Time // with the monotonic reading of the time it was minted
+}
+
+// due reports whether t must be renewed at now: once either clock says so.
+// The monotonic clock keeps a wall clock set back from holding on to a
+// token past its expiry; the wall clock renews at once after a suspend
+// (during which the monotonic clock stops) or a wall clock set forward,
+// as servers judge exp by wall time.
+func (t *mintedToken) due(now time.Time) bool {
+	return !now.Before(t.renewAt) || !now.Round(0).Before(t.renewAt.Round(0))
 }
 
 // GetRequestMetadata implements credentials.PerRPCCredentials.
@@ -241,13 +250,13 @@ func (c *mintingCredentials) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.Strin
 
 func (c *mintingCredentials) token() (*mintedToken, error) {
 	now := c.now()
-	if t := c.current.Load(); t != nil && now.Before(t.renewAt) {
+	if t := c.current.Load(); t != nil && !t.due(now) {
 		return t, nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// Another call may have minted while this one waited for the lock.
-	if t := c.current.Load(); t != nil && now.Before(t.renewAt) {
+	if t := c.current.Load(); t != nil && !t.due(now) {
 		return t, nil
 	}
 	if c.secretFile != "" {
@@ -267,8 +276,6 @@ func (c *mintingCredentials) token() (*mintedToken, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Renewal is timed from now, which carries the monotonic clock, so
-	// that a wall clock set back does not keep a token past its expiry.
 	t := &mintedToken{header: "Bearer " + tok, renewAt: now.Add(claims.ExpiresAt.Sub(now) - c.margin)}
 	c.current.Store(t)
 	return t, nil

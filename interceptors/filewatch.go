@@ -30,12 +30,13 @@ type FileWatcher struct {
 	load  func() (Config, error)
 	files []string
 
-	fs   *fsnotify.Watcher
-	poll time.Duration
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
-	mu   sync.Mutex // one reload at a time
+	fs       *fsnotify.Watcher
+	resolved map[string]string // the directory each file last resolved to (under mu once running)
+	poll     time.Duration
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
+	mu       sync.Mutex // one reload at a time
 	// failed is the last reload error, reported when it changes and then
 	// again every repeat (failureRepeat) while it lasts; failedAt when it
 	// last was.
@@ -75,7 +76,7 @@ func NewFileWatcher(a *Authenticator, load func() (Config, error), files []strin
 		return nil, fmt.Errorf("interceptors: watching policy files: %w", err)
 	}
 	w := &FileWatcher{
-		a: a, load: load, files: files, fs: fs, poll: poll,
+		a: a, load: load, files: files, fs: fs, resolved: map[string]string{}, poll: poll,
 		stop: make(chan struct{}), done: make(chan struct{}), repeat: failureRepeat,
 	}
 	if err := w.watchDirs(); err != nil {
@@ -102,8 +103,13 @@ func (w *FileWatcher) watchDirs() error {
 	needed := map[string]bool{}
 	for _, f := range w.files {
 		dirs := []string{filepath.Dir(f)}
+		// A file that does not resolve now (deleted, to be written again
+		// where it was) keeps the directory it last resolved to.
 		if real, err := filepath.EvalSymlinks(f); err == nil {
-			dirs = append(dirs, filepath.Dir(real))
+			w.resolved[f] = filepath.Dir(real)
+		}
+		if d, ok := w.resolved[f]; ok {
+			dirs = append(dirs, d)
 		}
 		for _, d := range dirs {
 			needed[d] = true

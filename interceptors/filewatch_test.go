@@ -231,6 +231,39 @@ func TestFileWatcherDropsWatchesOfSwappedAwayDirs(t *testing.T) {
 	}
 }
 
+// A file deleted and written again in the directory its symlink points to
+// is seen at once: the watch on that directory stays while the file does
+// not resolve, instead of waiting for the poll.
+func TestFileWatcherKeepsWatchingWhileAFileIsGone(t *testing.T) {
+	t.Parallel()
+	root, target := t.TempDir(), t.TempDir()
+	secretFile, usersFile := filepath.Join(root, "secret"), filepath.Join(root, "users")
+	write(t, filepath.Join(target, "secret"), secret)
+	write(t, usersFile, "ana")
+	if err := os.Symlink(filepath.Join(target, "secret"), secretFile); err != nil {
+		t.Fatal(err)
+	}
+	ev := &events{}
+	a, err := interceptors.New(interceptors.Config{Secret: secret, Users: []string{"ana"}}, quiet(), interceptors.WithPolicyHook(ev.hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch(t, a, loadFrom(secretFile, usersFile), secretFile, usersFile)
+	if err := os.Remove(filepath.Join(target, "secret")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the missing file reported", func() bool {
+		for _, e := range ev.list() {
+			if !e.Applied {
+				return true
+			}
+		}
+		return false
+	})
+	write(t, filepath.Join(target, "secret"), newSecret)
+	eventually(t, "the secret written again applied", func() bool { return allows(a, newSecret, "ana") == nil })
+}
+
 func write(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
