@@ -37,10 +37,11 @@
 // every other name is counted as interceptors.UnregisteredMethod. Names
 // that are not valid UTF-8, do not start with "/" or are longer than 256
 // bytes are folded the same way even without it, so no caller can make the
-// hook panic. Without KnowMethods, the counter keeps at most 4096 series:
-// past that, a series not seen before is counted under
-// interceptors.UnregisteredMethod, so no caller can grow the label set
-// without end.
+// hook panic. And the label holds at most 1024 method names: past that, a
+// method not seen before is counted as interceptors.UnregisteredMethod
+// (and a warning logged once), so that even without KnowMethods no caller
+// can grow the label set without end. A method seen before keeps its own
+// series.
 //
 // The reason label has a fixed set of values, and no label ever carries a
 // user or a token.

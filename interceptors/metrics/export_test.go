@@ -1,5 +1,6 @@
 package metrics
 
-// SetMaxSeries lowers the bound on decision series (maxSeries), so that a
-// test can reach it with a few calls. Call it before the first decision.
-func SetMaxSeries(m *Metrics, n int) { m.maxSeries = n }
+// SetMaxMethods lowers the bound on the method label's values (maxMethods),
+// so that a test can reach it with a few calls. Call it before the first
+// decision.
+func SetMaxMethods(m *Metrics, n int) { m.maxMethods = n }

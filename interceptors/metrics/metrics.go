@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -34,10 +35,14 @@ type Metrics struct {
 	// costs one lookup in a plain map instead of hashing and checking its
 	// three label values (GetMetricWithLabelValues). The map is never
 	// changed once published: a new series copies it (under mu), which is
-	// rare, and bounded (maxSeries).
-	counters  atomic.Pointer[map[series]prometheus.Counter]
-	mu        sync.Mutex
-	maxSeries int
+	// rare, and bounded (maxMethods).
+	counters atomic.Pointer[map[series]prometheus.Counter]
+	// Under mu: the method label's values so far, and whether the bound
+	// on them (maxMethods) was reported.
+	mu         sync.Mutex
+	methods    map[string]struct{}
+	maxMethods int
+	warned     bool
 	// One observer per result, looked up once rather than on every call.
 	allowedSeconds prometheus.Observer
 	deniedSeconds  prometheus.Observer
@@ -103,7 +108,8 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		reloadsApplied:  reloads.WithLabelValues(ReloadApplied),
 		reloadsRejected: reloads.WithLabelValues(ReloadRejected),
 		policyApplied:   applied,
-		maxSeries:       maxSeries,
+		methods:         map[string]struct{}{},
+		maxMethods:      maxMethods,
 	}, nil
 }
 
@@ -114,13 +120,14 @@ type series struct {
 	reason  interceptors.Reason
 }
 
-// maxSeries bounds the series of tokengate_auth_decisions_total. The
-// Authenticator bounds method names once it knows the server's
-// (KnowMethods); a server that never tells it would see a series per name
-// a caller invents. Past the bound, a decision of a series not yet seen is
-// counted under the method UnregisteredMethod, so the label set stays
-// bounded whatever callers send.
-const maxSeries = 4096 // a field's default, so that tests can lower it
+// maxMethods bounds the method label's values. The Authenticator bounds
+// them once it knows the server's methods (KnowMethods): every other name
+// is then UnregisteredMethod. A server that never tells it would see a
+// value per name a caller invents; past the bound, a method not seen
+// before is counted as UnregisteredMethod, so the label set stays bounded
+// whatever callers send. A method seen before keeps its own series, for
+// every result and reason.
+const maxMethods = 1024 // a field's default, so that tests can lower it
 
 // counter returns the counter of a decision's series, or nil when the
 // series cannot be made.
@@ -136,7 +143,12 @@ func (m *Metrics) counter(key series) prometheus.Counter {
 	if p := m.counters.Load(); p != nil {
 		old = *p
 	}
-	if len(old) >= m.maxSeries {
+	if _, seen := m.methods[key.method]; !seen && len(m.methods) >= m.maxMethods {
+		if !m.warned {
+			m.warned = true
+			slog.Warn("tokengate metrics: more method names than the label may hold; new ones are counted as "+interceptors.UnregisteredMethod+" (call Authenticator.KnowMethods)",
+				"limit", m.maxMethods)
+		}
 		key.method = interceptors.UnregisteredMethod
 	}
 	if c, ok := old[key]; ok {
@@ -154,6 +166,7 @@ func (m *Metrics) counter(key series) prometheus.Counter {
 	maps.Copy(next, old)
 	next[key] = c
 	m.counters.Store(&next)
+	m.methods[key.method] = struct{}{}
 	return c
 }
 

@@ -358,17 +358,17 @@ tokengate_auth_decisions_total{method="unregistered",reason="missing_token",resu
 }
 
 // Without KnowMethods, a caller can invent a well-formed name per call.
-// Past the bound on series, a series not yet seen is counted under
-// "unregistered", so the label set stays bounded; series seen before the
-// bound keep counting.
-func TestSeriesAreBounded(t *testing.T) {
+// Past the bound on the method label's values, a method not seen before is
+// counted as "unregistered", so the label set stays bounded; a method seen
+// before keeps counting under its name, new results and reasons too.
+func TestMethodLabelIsBounded(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrics.SetMaxSeries(m, 3)
+	metrics.SetMaxMethods(m, 3)
 	hook := m.Hook()
 	deny := func(method string) {
 		hook(context.Background(), interceptors.Decision{FullMethod: method, Reason: interceptors.ReasonMissingToken, Err: token.ErrMissing})
@@ -377,11 +377,13 @@ func TestSeriesAreBounded(t *testing.T) {
 		deny(fmt.Sprintf("/made.up.Service/M%d", i))
 	}
 	deny("/made.up.Service/M0")
+	hook(context.Background(), interceptors.Decision{FullMethod: "/made.up.Service/M1", Allowed: true, Reason: interceptors.ReasonValidToken})
 	want := `
 # HELP tokengate_auth_decisions_total Authentication decisions by gRPC method, result (allowed or denied) and reason.
 # TYPE tokengate_auth_decisions_total counter
 tokengate_auth_decisions_total{method="/made.up.Service/M0",reason="missing_token",result="denied"} 2
 tokengate_auth_decisions_total{method="/made.up.Service/M1",reason="missing_token",result="denied"} 1
+tokengate_auth_decisions_total{method="/made.up.Service/M1",reason="valid_token",result="allowed"} 1
 tokengate_auth_decisions_total{method="/made.up.Service/M2",reason="missing_token",result="denied"} 1
 tokengate_auth_decisions_total{method="unregistered",reason="missing_token",result="denied"} 7
 `
