@@ -53,8 +53,9 @@ type Decision struct {
 // DecisionHook sees every decision. It runs on the call's goroutine, or,
 // for calls TapHandle decides, on the connection's reader goroutine with a
 // transport lock held, so it must be quick, never block, and be safe for
-// concurrent use. A hook that panics is logged with its stack and
-// ignored: the decision stands and the other hooks still see it.
+// concurrent use. A hook that panics is logged with its stack (at its
+// 1st, 2nd, 4th, 8th… panic) and ignored: the decision stands and the
+// other hooks still see it.
 type DecisionHook func(ctx context.Context, d Decision)
 
 // Option configures an Authenticator.
@@ -101,6 +102,7 @@ type Authenticator struct {
 	streamExpiry  bool
 	hooks         []DecisionHook
 	policyHooks   []PolicyHook
+	hookPanics    atomic.Uint64 // panics of hooks so far (recoverHook)
 	logger        *slog.Logger
 	// known holds the methods the server registered (KnowMethods), with
 	// their facts; nil until then.
@@ -406,20 +408,31 @@ func (a *Authenticator) report(ctx context.Context, d Decision) {
 }
 
 func (a *Authenticator) callHook(h DecisionHook, ctx context.Context, d Decision) {
-	defer a.recoverHook("decision", d.FullMethod)
+	returned := false
+	defer a.recoverHook("decision", d.FullMethod, &returned)
 	h(ctx, d)
+	returned = true
 }
 
 // recoverHook, deferred around a hook, logs a panic in it instead of
-// passing it on.
-func (a *Authenticator) recoverHook(kind, method string) {
-	if r := recover(); r != nil {
-		args := []any{"panic", fmt.Sprint(r), "stack", string(debug.Stack())}
-		if method != "" {
-			args = append(args, "method", method)
-		}
-		a.logger.Error("tokengate: a "+kind+" hook panicked; the panic was logged and ignored", args...)
+// passing it on (returned is false then, even for a panic(nil) under
+// GODEBUG=panicnil=1). A hook that panics on every call is logged at its
+// 1st, 2nd, 4th, 8th… panic, so that it cannot flood the log, nor spend
+// a stack trace on every call on the connection's reader goroutine.
+func (a *Authenticator) recoverHook(kind, method string, returned *bool) {
+	if *returned {
+		return
 	}
+	r := recover()
+	n := a.hookPanics.Add(1)
+	if n&(n-1) != 0 {
+		return
+	}
+	args := []any{"panic", fmt.Sprint(r), "panics", n, "stack", string(debug.Stack())}
+	if method != "" {
+		args = append(args, "method", method)
+	}
+	a.logger.Error("tokengate: a "+kind+" hook panicked; the panic was logged and ignored (logged at the 1st, 2nd, 4th, 8th… panic)", args...)
 }
 
 // decide decides one call to method at the time now, with the credentials
@@ -614,7 +627,9 @@ func (a *Authenticator) methodName(fullMethod string, f methodFacts, fromServer 
 }
 
 // wellFormedName reports whether a method name can be a label, and a log
-// field, as it is: UTF-8 with no control character. HTTP/2 cannot carry a
+// field, as it is: UTF-8 of graphic characters and spaces only, so no
+// control character, line or paragraph separator or bidirectional
+// override. HTTP/2 cannot carry a
 // control character in a path, but grpc.Server.ServeHTTP takes the path
 // percent-decoded, so "%0a" or an escape sequence could reach a log
 // handler that does not quote its fields.
@@ -623,7 +638,7 @@ func wellFormedName(name string) bool {
 		return false
 	}
 	for _, r := range name {
-		if unicode.IsControl(r) {
+		if !unicode.IsGraphic(r) {
 			return false
 		}
 	}

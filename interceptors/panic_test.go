@@ -317,9 +317,10 @@ func TestPanickingPolicyHookIsLoggedAndIgnored(t *testing.T) {
 	}
 }
 
-// A method name with a control character (which grpc.Server.ServeHTTP can
-// hand over, percent-decoded from the URL) reaches the hooks, and so logs
-// and metric labels, as "unregistered", never as it is.
+// A method name with a control character, a line separator or a
+// bidirectional override (which grpc.Server.ServeHTTP can hand over,
+// percent-decoded from the URL) reaches the hooks, and so logs and metric
+// labels, as "unregistered", never as it is.
 func TestMethodNamesWithControlCharactersAreFolded(t *testing.T) {
 	t.Parallel()
 	var got []string
@@ -328,14 +329,59 @@ func TestMethodNamesWithControlCharactersAreFolded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := []string{"/x.Y/Z", "/x.Y/a\nlevel=ERROR", "/x.Y/\x1b[31mred", "/x.Y/a\u0085b", "/x.Y/é"}
+	names := []string{"/x.Y/Z", "/x.Y/a\nlevel=ERROR", "/x.Y/\x1b[31mred", "/x.Y/a\u0085b", "/x.Y/a\u2028b", "/x.Y/\u202edcba", "/x.Y/é", "/x.Y/a b"}
 	for _, name := range names {
 		if _, err := a.Authenticate(context.Background(), name); status.Code(err) != codes.Unauthenticated {
 			t.Errorf("%q: %v, want Unauthenticated", name, err)
 		}
 	}
-	want := []string{"/x.Y/Z", interceptors.UnregisteredMethod, interceptors.UnregisteredMethod, interceptors.UnregisteredMethod, "/x.Y/é"}
+	u := interceptors.UnregisteredMethod
+	want := []string{"/x.Y/Z", u, u, u, u, u, "/x.Y/é", "/x.Y/a b"}
 	if !slices.Equal(got, want) {
 		t.Errorf("hooks saw %q, want %q", got, want)
+	}
+}
+
+// A hook that panics on every call is logged at its 1st, 2nd, 4th, 8th…
+// panic, not on every call: it can flood neither the log nor the
+// connection's reader goroutine with stack traces. A panic(nil) counts too,
+// under GODEBUG=panicnil=1 as well, where it recovers as nil: the test runs
+// itself again with that setting.
+func TestHookPanicsAreLoggedSparsely(t *testing.T) {
+	if os.Getenv("TOKENGATE_TEST_PANICNIL") == "" {
+		t.Parallel()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHookPanicsAreLoggedSparsely$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "TOKENGATE_TEST_PANICNIL=1", "GODEBUG=panicnil=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("with GODEBUG=panicnil=1: %v\n%s", err, out)
+		}
+	}
+	var logs syncBuffer
+	calls := 0
+	a, err := interceptors.New(interceptors.Config{Secret: secret},
+		interceptors.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))),
+		interceptors.WithDecisionHook(func(context.Context, interceptors.Decision) {
+			calls++
+			if calls%2 == 0 {
+				panic(nil)
+			}
+			panic("hook bug")
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if _, err := a.Authenticate(context.Background(), "/x.Y/Z"); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("Authenticate: %v, want Unauthenticated", err)
+		}
+	}
+	var counts []string
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if i := strings.Index(line, `"panics":`); i >= 0 {
+			counts = append(counts, strings.SplitN(line[i+len(`"panics":`):], ",", 2)[0])
+		}
+	}
+	if want := []string{"1", "2", "4", "8"}; !slices.Equal(counts, want) {
+		t.Errorf("panics logged at %q, want %q", counts, want)
 	}
 }

@@ -239,8 +239,10 @@ func (a *Authenticator) policyApplied(revoked int) {
 }
 
 func (a *Authenticator) callPolicyHook(h PolicyHook, e PolicyEvent) {
-	defer a.recoverHook("policy", "")
+	returned := false
+	defer a.recoverHook("policy", "", &returned)
 	h(e)
+	returned = true
 }
 
 // policyRefused reports a policy that was not applied: refused by Update,
