@@ -9,7 +9,6 @@ import (
 	"math"
 	"net"
 	"net/netip"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -55,7 +54,9 @@ type Decision struct {
 // transport lock held, so it must be quick, never block, and be safe for
 // concurrent use. A hook that panics is logged with its stack (at its
 // 1st, 2nd, 4th, 8th… panic) and ignored: the decision stands and the
-// other hooks still see it.
+// other hooks still see it. A hook must never call runtime.Goexit (as
+// testing's FailNow does), which nothing can stop: on the reader goroutine
+// it hangs the connection.
 type DecisionHook func(ctx context.Context, d Decision)
 
 // Option configures an Authenticator.
@@ -102,7 +103,8 @@ type Authenticator struct {
 	streamExpiry  bool
 	hooks         []DecisionHook
 	policyHooks   []PolicyHook
-	hookPanics    atomic.Uint64 // panics of hooks so far (recoverHook)
+	hookPanics    []atomic.Uint64 // of each decision hook (callHook)
+	policyPanics  []atomic.Uint64 // of each policy hook
 	logger        *slog.Logger
 	// known holds the methods the server registered (KnowMethods), with
 	// their facts; nil until then.
@@ -127,6 +129,8 @@ func New(cfg Config, opts ...Option) (*Authenticator, error) {
 	for _, opt := range opts {
 		opt(a)
 	}
+	a.hookPanics = make([]atomic.Uint64, len(a.hooks))
+	a.policyPanics = make([]atomic.Uint64, len(a.policyHooks))
 
 	if cfg.Secret == "" {
 		a.disabled = true
@@ -395,44 +399,6 @@ func (a *Authenticator) refuseMethod(ctx context.Context) error {
 		a.report(ctx, Decision{FullMethod: UnregisteredMethod, Reason: ReasonMalformedMethod, Err: ErrMalformedMethod})
 	}
 	return denialFor(ErrMalformedMethod).status
-}
-
-// report hands d to every decision hook. A hook that panics is logged
-// with its stack and the others still run: the decision stands, and a
-// panic must not unwind the connection's reader goroutine, where the tap
-// calls it (grpc-go would hang the connection, and Server.Stop with it).
-func (a *Authenticator) report(ctx context.Context, d Decision) {
-	for _, h := range a.hooks {
-		a.callHook(h, ctx, d)
-	}
-}
-
-func (a *Authenticator) callHook(h DecisionHook, ctx context.Context, d Decision) {
-	returned := false
-	defer a.recoverHook("decision", d.FullMethod, &returned)
-	h(ctx, d)
-	returned = true
-}
-
-// recoverHook, deferred around a hook, logs a panic in it instead of
-// passing it on (returned is false then, even for a panic(nil) under
-// GODEBUG=panicnil=1). A hook that panics on every call is logged at its
-// 1st, 2nd, 4th, 8th… panic, so that it cannot flood the log, nor spend
-// a stack trace on every call on the connection's reader goroutine.
-func (a *Authenticator) recoverHook(kind, method string, returned *bool) {
-	if *returned {
-		return
-	}
-	r := recover()
-	n := a.hookPanics.Add(1)
-	if n&(n-1) != 0 {
-		return
-	}
-	args := []any{"panic", fmt.Sprint(r), "panics", n, "stack", string(debug.Stack())}
-	if method != "" {
-		args = append(args, "method", method)
-	}
-	a.logger.Error("tokengate: a "+kind+" hook panicked; the panic was logged and ignored (logged at the 1st, 2nd, 4th, 8th… panic)", args...)
 }
 
 // decide decides one call to method at the time now, with the credentials

@@ -366,7 +366,15 @@ func TestHookPanicsAreLoggedSparsely(t *testing.T) {
 				panic(nil)
 			}
 			panic("hook bug")
-		}))
+		}),
+		// Each hook has its count: this one's first panic is logged
+		// after the first hook's ten.
+		interceptors.WithDecisionHook(func(context.Context, interceptors.Decision) {
+			if calls == 10 {
+				panic("second hook bug")
+			}
+		}),
+		interceptors.WithPolicyHook(func(interceptors.PolicyEvent) { panic("policy hook bug") }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,13 +383,47 @@ func TestHookPanicsAreLoggedSparsely(t *testing.T) {
 			t.Fatalf("Authenticate: %v, want Unauthenticated", err)
 		}
 	}
+	if err := a.Update(interceptors.Config{Secret: newSecret}); err != nil {
+		t.Fatal(err)
+	}
 	var counts []string
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		if i := strings.Index(line, `"panics":`); i >= 0 {
-			counts = append(counts, strings.SplitN(line[i+len(`"panics":`):], ",", 2)[0])
+			what := "first"
+			if strings.Contains(line, "second hook bug") {
+				what = "second"
+			} else if strings.Contains(line, "policy hook bug") {
+				what = "policy"
+			}
+			counts = append(counts, what+" "+strings.SplitN(line[i+len(`"panics":`):], ",", 2)[0])
 		}
 	}
-	if want := []string{"1", "2", "4", "8"}; !slices.Equal(counts, want) {
-		t.Errorf("panics logged at %q, want %q", counts, want)
+	if want := []string{"first 1", "first 2", "first 4", "first 8", "second 1", "policy 1"}; !slices.Equal(counts, want) {
+		t.Errorf("panics logged: %q, want %q", counts, want)
+	}
+}
+
+// A runtime.Goexit in a hook cannot be stopped: it ends the goroutine, and
+// is logged as what it is, not as a panic that was stopped.
+func TestHookGoexitIsLoggedAsSuch(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	a, err := interceptors.New(interceptors.Config{Secret: secret},
+		interceptors.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))),
+		interceptors.WithDecisionHook(func(context.Context, interceptors.Decision) { runtime.Goexit() }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	returned := make(chan bool, 1)
+	go func() {
+		defer close(returned)
+		a.Authenticate(context.Background(), "/x.Y/Z")
+		returned <- true
+	}()
+	if <-returned {
+		t.Error("Authenticate returned after its hook's runtime.Goexit")
+	}
+	if out := logs.String(); !strings.Contains(out, "runtime.Goexit") || strings.Contains(out, "panicked") {
+		t.Errorf("log:\n%.600s", out)
 	}
 }

@@ -148,8 +148,9 @@ type PolicyEvent struct {
 }
 
 // PolicyHook sees every policy change and every refused one. It must be
-// safe for concurrent use. A hook that panics is logged with its stack and
-// ignored: the policy is applied (or refused) all the same.
+// safe for concurrent use. A hook that panics is logged with its stack (at
+// its 1st, 2nd, 4th, 8th… panic) and ignored: the policy is applied (or
+// refused) all the same.
 type PolicyHook func(PolicyEvent)
 
 // WithPolicyHook adds a hook that sees every Update, applied or refused,
@@ -233,16 +234,7 @@ func (a *Authenticator) update(cfg Config) error {
 func (a *Authenticator) policyApplied(revoked int) {
 	e := PolicyEvent{Applied: true, Time: time.Now(), Revoked: revoked}
 	a.logger.Info("tokengate: new policy applied", "streams_ended", revoked)
-	for _, h := range a.policyHooks {
-		a.callPolicyHook(h, e)
-	}
-}
-
-func (a *Authenticator) callPolicyHook(h PolicyHook, e PolicyEvent) {
-	returned := false
-	defer a.recoverHook("policy", "", &returned)
-	h(e)
-	returned = true
+	a.reportPolicy(e)
 }
 
 // policyRefused reports a policy that was not applied: refused by Update,
@@ -250,9 +242,7 @@ func (a *Authenticator) callPolicyHook(h PolicyHook, e PolicyEvent) {
 func (a *Authenticator) policyRefused(err error) {
 	e := PolicyEvent{Err: err, Time: time.Now()}
 	a.logger.Error("tokengate: new policy refused; the previous one keeps serving", "err", err)
-	for _, h := range a.policyHooks {
-		a.callPolicyHook(h, e)
-	}
+	a.reportPolicy(e)
 }
 
 // refuses reports why p refuses a stream that an earlier policy let in, or
