@@ -40,8 +40,10 @@
 // hook panic. And the label holds at most 1024 method names: past that, a
 // method not seen before is counted as interceptors.UnregisteredMethod
 // (and a warning logged once), so that even without KnowMethods no caller
-// can grow the label set without end. A method seen before keeps its own
-// series.
+// can grow the label set without end. Denials may bring in only half as
+// many names, so that callers without a valid token cannot crowd out the
+// methods first called with one. A method seen before keeps its own
+// series. The warning goes to slog.Default().
 //
 // The reason label has a fixed set of values, and no label ever carries a
 // user or a token.

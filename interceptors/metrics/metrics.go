@@ -125,8 +125,10 @@ type series struct {
 // is then UnregisteredMethod. A server that never tells it would see a
 // value per name a caller invents; past the bound, a method not seen
 // before is counted as UnregisteredMethod, so the label set stays bounded
-// whatever callers send. A method seen before keeps its own series, for
-// every result and reason.
+// whatever callers send. Denials may bring in only half as many names, so
+// that callers without a valid token cannot crowd out the methods first
+// called with one. A method seen before keeps its own series, for every
+// result and reason.
 const maxMethods = 1024 // a field's default, so that tests can lower it
 
 // counter returns the counter of a decision's series, or nil when the
@@ -143,13 +145,21 @@ func (m *Metrics) counter(key series) prometheus.Counter {
 	if p := m.counters.Load(); p != nil {
 		old = *p
 	}
-	if _, seen := m.methods[key.method]; !seen && len(m.methods) >= m.maxMethods {
-		if !m.warned {
-			m.warned = true
-			slog.Warn("tokengate metrics: more method names than the label may hold; new ones are counted as "+interceptors.UnregisteredMethod+" (call Authenticator.KnowMethods)",
-				"limit", m.maxMethods)
+	if _, seen := m.methods[key.method]; !seen && key.method != interceptors.UnregisteredMethod {
+		// Denials may name only half as many: callers without a valid
+		// token cannot crowd out the methods first called with one.
+		limit := m.maxMethods
+		if !key.allowed {
+			limit /= 2
 		}
-		key.method = interceptors.UnregisteredMethod
+		if len(m.methods) >= limit {
+			if !m.warned {
+				m.warned = true
+				slog.Warn("tokengate metrics: more method names than the label may hold; new ones are counted as "+interceptors.UnregisteredMethod+" (call Authenticator.KnowMethods)",
+					"limit", m.maxMethods)
+			}
+			key.method = interceptors.UnregisteredMethod
+		}
 	}
 	if c, ok := old[key]; ok {
 		return c
@@ -166,7 +176,9 @@ func (m *Metrics) counter(key series) prometheus.Counter {
 	maps.Copy(next, old)
 	next[key] = c
 	m.counters.Store(&next)
-	m.methods[key.method] = struct{}{}
+	if key.method != interceptors.UnregisteredMethod {
+		m.methods[key.method] = struct{}{}
+	}
 	return c
 }
 

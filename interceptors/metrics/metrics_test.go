@@ -361,6 +361,8 @@ tokengate_auth_decisions_total{method="unregistered",reason="missing_token",resu
 // Past the bound on the method label's values, a method not seen before is
 // counted as "unregistered", so the label set stays bounded; a method seen
 // before keeps counting under its name, new results and reasons too.
+// Denials bring in only half the names, so a flood of invented names
+// without a token leaves room for methods called with one.
 func TestMethodLabelIsBounded(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
@@ -368,16 +370,24 @@ func TestMethodLabelIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrics.SetMaxMethods(m, 3)
+	metrics.SetMaxMethods(m, 6)
 	hook := m.Hook()
 	deny := func(method string) {
 		hook(context.Background(), interceptors.Decision{FullMethod: method, Reason: interceptors.ReasonMissingToken, Err: token.ErrMissing})
+	}
+	allow := func(method string) {
+		hook(context.Background(), interceptors.Decision{FullMethod: method, Allowed: true, Reason: interceptors.ReasonValidToken})
 	}
 	for i := range 10 {
 		deny(fmt.Sprintf("/made.up.Service/M%d", i))
 	}
 	deny("/made.up.Service/M0")
-	hook(context.Background(), interceptors.Decision{FullMethod: "/made.up.Service/M1", Allowed: true, Reason: interceptors.ReasonValidToken})
+	allow("/made.up.Service/M1") // seen: its own series
+	allow("/real.Service/A")     // not seen, allowed: room is left
+	deny("/real.Service/A")      // seen now
+	for i := range 5 {
+		allow(fmt.Sprintf("/real.Service/B%d", i)) // B0, B1 fill the label
+	}
 	want := `
 # HELP tokengate_auth_decisions_total Authentication decisions by gRPC method, result (allowed or denied) and reason.
 # TYPE tokengate_auth_decisions_total counter
@@ -385,7 +395,12 @@ tokengate_auth_decisions_total{method="/made.up.Service/M0",reason="missing_toke
 tokengate_auth_decisions_total{method="/made.up.Service/M1",reason="missing_token",result="denied"} 1
 tokengate_auth_decisions_total{method="/made.up.Service/M1",reason="valid_token",result="allowed"} 1
 tokengate_auth_decisions_total{method="/made.up.Service/M2",reason="missing_token",result="denied"} 1
+tokengate_auth_decisions_total{method="/real.Service/A",reason="missing_token",result="denied"} 1
+tokengate_auth_decisions_total{method="/real.Service/A",reason="valid_token",result="allowed"} 1
+tokengate_auth_decisions_total{method="/real.Service/B0",reason="valid_token",result="allowed"} 1
+tokengate_auth_decisions_total{method="/real.Service/B1",reason="valid_token",result="allowed"} 1
 tokengate_auth_decisions_total{method="unregistered",reason="missing_token",result="denied"} 7
+tokengate_auth_decisions_total{method="unregistered",reason="valid_token",result="allowed"} 3
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tokengate_auth_decisions_total"); err != nil {
 		t.Error(err)
