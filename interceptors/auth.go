@@ -78,7 +78,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithDecisionHook(h DecisionHook) Option {
 	return func(a *Authenticator) {
 		if h != nil {
-			a.hooks = append(a.hooks, h)
+			a.hooks = append(a.hooks, hook[DecisionHook]{h, new(atomic.Uint64)})
 		}
 	}
 }
@@ -101,10 +101,8 @@ type Authenticator struct {
 	statusMethods wire.MethodSet
 	publicMethods wire.MethodSet
 	streamExpiry  bool
-	hooks         []DecisionHook
-	policyHooks   []PolicyHook
-	hookPanics    []atomic.Uint64 // of each decision hook (callHook)
-	policyPanics  []atomic.Uint64 // of each policy hook
+	hooks         []hook[DecisionHook]
+	policyHooks   []hook[PolicyHook]
 	logger        *slog.Logger
 	// known holds the methods the server registered (KnowMethods), with
 	// their facts; nil until then.
@@ -129,8 +127,6 @@ func New(cfg Config, opts ...Option) (*Authenticator, error) {
 	for _, opt := range opts {
 		opt(a)
 	}
-	a.hookPanics = make([]atomic.Uint64, len(a.hooks))
-	a.policyPanics = make([]atomic.Uint64, len(a.policyHooks))
 
 	if cfg.Secret == "" {
 		a.disabled = true

@@ -7,17 +7,23 @@ import (
 	"sync/atomic"
 )
 
+// hook is a decision or policy hook, with the count of its panics.
+type hook[F DecisionHook | PolicyHook] struct {
+	fn     F
+	panics *atomic.Uint64
+}
+
 // report hands d to every decision hook (see callHook).
 func (a *Authenticator) report(ctx context.Context, d Decision) {
-	for i, h := range a.hooks {
-		a.callHook(&a.hookPanics[i], "decision", d.FullMethod, func() { h(ctx, d) })
+	for _, h := range a.hooks {
+		a.callHook(h.panics, "decision", d.FullMethod, func() { h.fn(ctx, d) })
 	}
 }
 
 // reportPolicy hands e to every policy hook (see callHook).
 func (a *Authenticator) reportPolicy(e PolicyEvent) {
-	for i, h := range a.policyHooks {
-		a.callHook(&a.policyPanics[i], "policy", "", func() { h(e) })
+	for _, h := range a.policyHooks {
+		a.callHook(h.panics, "policy", "", func() { h.fn(e) })
 	}
 }
 
@@ -34,13 +40,13 @@ func (a *Authenticator) callHook(panics *atomic.Uint64, kind, method string, cal
 	defer func() {
 		if !ended { // neither returned nor panicked: a runtime.Goexit
 			a.logger.Error("tokengate: a "+kind+" hook called runtime.Goexit, which ends the goroutine it runs on; hooks must return",
-				"method", method)
+				methodAttr(method)...)
 		}
 	}()
 	if r, ok := catchPanic(call); !ok {
 		if n := panics.Add(1); n&(n-1) == 0 {
 			a.logger.Error("tokengate: a "+kind+" hook panicked; the panic was stopped, and is logged at the hook's 1st, 2nd, 4th, 8th… panic",
-				"method", method, "panic", fmt.Sprint(r), "panics", n, "stack", string(debug.Stack()))
+				append(methodAttr(method), "panic", fmt.Sprint(r), "panics", n, "stack", string(debug.Stack()))...)
 		}
 	}
 	ended = true
@@ -57,4 +63,13 @@ func catchPanic(call func()) (r any, ok bool) {
 	}()
 	call()
 	return nil, true
+}
+
+// methodAttr is the method of a decision hook's log record; a policy
+// hook's has none.
+func methodAttr(method string) []any {
+	if method == "" {
+		return nil
+	}
+	return []any{"method", method}
 }

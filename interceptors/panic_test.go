@@ -427,3 +427,19 @@ func TestHookGoexitIsLoggedAsSuch(t *testing.T) {
 		t.Errorf("log:\n%.600s", out)
 	}
 }
+
+// An Option is a plain function, so a hook can be added to an
+// Authenticator after New (not safe while it serves): the hook keeps its
+// own panic count, and a panic in it is stopped like any other.
+func TestHookAddedAfterNew(t *testing.T) {
+	t.Parallel()
+	a, err := interceptors.New(interceptors.Config{Secret: secret}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	called := false
+	interceptors.WithDecisionHook(func(context.Context, interceptors.Decision) { called = true; panic("late hook bug") })(a)
+	if _, err := a.Authenticate(context.Background(), "/x.Y/Z"); status.Code(err) != codes.Unauthenticated || !called {
+		t.Errorf("Authenticate = %v, hook called %v; want Unauthenticated, true", err, called)
+	}
+}

@@ -150,7 +150,7 @@ type PolicyEvent struct {
 // PolicyHook sees every policy change and every refused one. It must be
 // safe for concurrent use. A hook that panics is logged with its stack (at
 // its 1st, 2nd, 4th, 8th… panic) and ignored: the policy is applied (or
-// refused) all the same.
+// refused) all the same. A hook must never call runtime.Goexit.
 type PolicyHook func(PolicyEvent)
 
 // WithPolicyHook adds a hook that sees every Update, applied or refused,
@@ -158,7 +158,7 @@ type PolicyHook func(PolicyEvent)
 func WithPolicyHook(h PolicyHook) Option {
 	return func(a *Authenticator) {
 		if h != nil {
-			a.policyHooks = append(a.policyHooks, h)
+			a.policyHooks = append(a.policyHooks, hook[PolicyHook]{h, new(atomic.Uint64)})
 		}
 	}
 }

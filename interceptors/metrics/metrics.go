@@ -38,11 +38,11 @@ type Metrics struct {
 	// rare, and bounded (maxMethods).
 	counters atomic.Pointer[map[series]prometheus.Counter]
 	// Under mu: the method label's values so far, and whether the bound
-	// on them (maxMethods) was reported.
+	// on them (maxMethods, half for denials) was reported, by bound.
 	mu         sync.Mutex
 	methods    map[string]struct{}
 	maxMethods int
-	warned     bool
+	warned     map[int]bool // by the bound reached
 	// One observer per result, looked up once rather than on every call.
 	allowedSeconds prometheus.Observer
 	deniedSeconds  prometheus.Observer
@@ -109,6 +109,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		reloadsRejected: reloads.WithLabelValues(ReloadRejected),
 		policyApplied:   applied,
 		methods:         map[string]struct{}{},
+		warned:          map[int]bool{},
 		maxMethods:      maxMethods,
 	}, nil
 }
@@ -153,10 +154,10 @@ func (m *Metrics) counter(key series) prometheus.Counter {
 			limit /= 2
 		}
 		if len(m.methods) >= limit {
-			if !m.warned {
-				m.warned = true
+			if !m.warned[limit] {
+				m.warned[limit] = true
 				slog.Warn("tokengate metrics: more method names than the label may hold; new ones are counted as "+interceptors.UnregisteredMethod+" (call Authenticator.KnowMethods)",
-					"limit", m.maxMethods)
+					"limit", limit, "allowed", key.allowed)
 			}
 			key.method = interceptors.UnregisteredMethod
 		}
