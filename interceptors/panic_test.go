@@ -142,23 +142,33 @@ func (nilPanicEcho) BidirectionalStreamingEcho(grpc.BidiStreamingServer[tokengat
 	panic(nil)
 }
 
+// alsoUnderPanicNil runs the test t again in a process of its own with
+// GODEBUG=panicnil=1, which only the environment can set, and fails t if
+// that run fails. It reports whether t is that run.
+func alsoUnderPanicNil(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv("TOKENGATE_TEST_PANICNIL") != "" {
+		return true
+	}
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "TOKENGATE_TEST_PANICNIL=1", "GODEBUG=panicnil=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("with GODEBUG=panicnil=1: %v\n%s", err, out)
+	}
+	return false
+}
+
 // panic(nil) in a stream handler is a panic, not a runtime.Goexit, even
 // under GODEBUG=panicnil=1, where it recovers as nil, as a Goexit does:
 // there, go-grpc-middleware's recovery interceptor stops it (its recover
 // returns nil, so it answers nothing) and the stream ends as the handler's
 // return would, with OK, as it does without tokengate. The test runs
-// itself again with that setting, which only the environment can give.
+// itself again with that setting.
 func TestStreamHandlerNilPanicIsAPanic(t *testing.T) {
-	if os.Getenv("TOKENGATE_TEST_PANICNIL") == "" {
-		t.Parallel()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestStreamHandlerNilPanicIsAPanic$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "TOKENGATE_TEST_PANICNIL=1", "GODEBUG=panicnil=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("with GODEBUG=panicnil=1: %v\n%s", err, out)
-		}
-	}
+	panicNil := alsoUnderPanicNil(t)
 	err := streamEnd(t, serveWithRecovery(t, nilPanicEcho{}), 5*time.Second)
-	if os.Getenv("TOKENGATE_TEST_PANICNIL") == "" {
+	if !panicNil {
 		assertCode(t, err, codes.Internal, "panic called with nil argument")
 	} else if err != io.EOF {
 		t.Errorf("stream ended with %v, want io.EOF: the recovery interceptor stopped the panic", err)
@@ -214,24 +224,6 @@ func TestAbandonedStreamHandlerIsObserved(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination safe for the goroutines of a server.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A decision hook that panics is logged and ignored, with the tap and
 // without it: the decision stands and the hooks after it still run. Without
 // the tap the panic would crash a server with no recovery interceptor (this
@@ -242,7 +234,7 @@ func TestPanickingDecisionHookIsLoggedAndIgnored(t *testing.T) {
 	for _, tapped := range []bool{true, false} {
 		t.Run(map[bool]string{true: "tap", false: "interceptors_only"}[tapped], func(t *testing.T) {
 			t.Parallel()
-			var logs syncBuffer
+			var logs logBuffer
 			var mu sync.Mutex
 			var seen []bool
 			a, err := interceptors.New(interceptors.Config{Secret: secret},
@@ -291,7 +283,7 @@ func TestPanickingDecisionHookIsLoggedAndIgnored(t *testing.T) {
 // and a FileWatcher's goroutine, which calls the hooks, lives on.
 func TestPanickingPolicyHookIsLoggedAndIgnored(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs logBuffer
 	var ev events
 	a, err := interceptors.New(interceptors.Config{Secret: secret},
 		interceptors.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))),
@@ -348,15 +340,8 @@ func TestMethodNamesWithControlCharactersAreFolded(t *testing.T) {
 // under GODEBUG=panicnil=1 as well, where it recovers as nil: the test runs
 // itself again with that setting.
 func TestHookPanicsAreLoggedSparsely(t *testing.T) {
-	if os.Getenv("TOKENGATE_TEST_PANICNIL") == "" {
-		t.Parallel()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHookPanicsAreLoggedSparsely$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "TOKENGATE_TEST_PANICNIL=1", "GODEBUG=panicnil=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("with GODEBUG=panicnil=1: %v\n%s", err, out)
-		}
-	}
-	var logs syncBuffer
+	alsoUnderPanicNil(t)
+	var logs logBuffer
 	calls := 0
 	a, err := interceptors.New(interceptors.Config{Secret: secret},
 		interceptors.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))),
@@ -407,7 +392,7 @@ func TestHookPanicsAreLoggedSparsely(t *testing.T) {
 // is logged as what it is, not as a panic that was stopped.
 func TestHookGoexitIsLoggedAsSuch(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs logBuffer
 	a, err := interceptors.New(interceptors.Config{Secret: secret},
 		interceptors.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))),
 		interceptors.WithDecisionHook(func(context.Context, interceptors.Decision) { runtime.Goexit() }))
