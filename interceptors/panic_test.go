@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -151,10 +152,14 @@ func alsoUnderPanicNil(t *testing.T) bool {
 		return true
 	}
 	t.Parallel()
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1")
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.count=1", "-test.v", "-test.timeout=2m")
 	cmd.Env = append(os.Environ(), "TOKENGATE_TEST_PANICNIL=1", "GODEBUG=panicnil=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
 		t.Fatalf("with GODEBUG=panicnil=1: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: "+t.Name()) { // it ran, and was not skipped
+		t.Fatalf("with GODEBUG=panicnil=1, the test did not run:\n%s", out)
 	}
 	return false
 }
