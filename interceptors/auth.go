@@ -591,10 +591,10 @@ func (a *Authenticator) methodName(fullMethod string, f methodFacts, fromServer 
 // wellFormedName reports whether a method name can be a label, and a log
 // field, as it is: UTF-8 of graphic characters and spaces only, so no
 // control character, line or paragraph separator or bidirectional
-// override. HTTP/2 cannot carry a
-// control character in a path, but grpc.Server.ServeHTTP takes the path
-// percent-decoded, so "%0a" or an escape sequence could reach a log
-// handler that does not quote its fields.
+// override. HTTP/2 cannot carry a control character in a path, but
+// grpc.Server.ServeHTTP takes the path percent-decoded, so "%0a" or an
+// escape sequence could reach a log handler that does not quote its
+// fields.
 func wellFormedName(name string) bool {
 	if name == "" || name[0] != '/' || len(name) > maxMethodNameSize || !utf8.ValidString(name) {
 		return false

@@ -39,7 +39,7 @@
 // bytes are folded the same way even without it, so no caller can make the
 // hook panic. And the label holds at most 1024 method names: past that, a
 // method not seen before is counted as interceptors.UnregisteredMethod
-// (and a warning logged once), so that even without KnowMethods no caller
+// (with a warning, once per bound reached), so that even without KnowMethods no caller
 // can grow the label set without end. Denials may bring in only half as
 // many names, so that callers without a valid token cannot crowd out the
 // methods first called with one. A method seen before keeps its own
